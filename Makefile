@@ -1,0 +1,36 @@
+# Two commands do everything on a fresh machine with Python 3.11 and pip:
+#   make book   build the HTML book into _build/html, executing every chapter (strict)
+#   make test   run the unit tests and every notebook with pytest --nbval
+# Both create (or reuse) the virtual environment .venv first.
+
+PYTHON ?= python3
+VENV ?= .venv
+# CPU torch is installed first, on its own, so that nothing later pulls a CUDA build.
+TORCH_SPEC ?= torch==2.13.0
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.emt-installed
+
+.PHONY: book test notebooks venv clean
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -c "import torch" 2>/dev/null || $(BIN)/python -m pip install --quiet "$(TORCH_SPEC)"
+	$(BIN)/python -m pip install --quiet -e ".[test]"
+	$(BIN)/python -m ipykernel install --sys-prefix --name python3 --display-name "Python 3" > /dev/null
+	touch $(STAMP)
+
+book: $(STAMP)
+	$(BIN)/jupyter-book build --all -W -n --keep-going .
+
+test: $(STAMP)
+	$(BIN)/python -m pytest --nbval
+
+# Regenerate every book/*.ipynb from its .md source and execute it (outputs stored).
+notebooks: $(STAMP)
+	$(BIN)/python scripts/sync_notebooks.py $(NB)
+
+clean:
+	rm -rf _build
