@@ -1,0 +1,143 @@
+"""Benchmark of the training recipe (chapter "Training the Elman RNN"; paper Sec. 7).
+
+Run ``python -m emt.bench``: trains the default configuration (s=16, kappa=5, 128 hidden units)
+from scratch for 3 seeds, bypassing the cache, and prints per seed the steps, the wall seconds,
+the sequence and bit accuracy over 3 output periods and the bit accuracy over 200 output steps on
+1000 fresh sequences, then the median and the maximum wall time against the targets (median
+<= 120 s, every seed <= 240 s).
+
+``python -m emt.bench --hidden-search`` also looks for the smallest hidden size that still
+meets the criterion: it walks down a list of sizes (default 128 112 96 88 80; the theory's floor
+is s*kappa = 80) and trains each size for the given seeds until a size fails. It takes long.
+
+Other options: ``--seeds 0 1 2``, ``--threads N`` (torch threads during training),
+``--hidden N``, ``--sizes ...``, ``--search-seeds ...``, ``--search-only`` (skip the 3-seed
+run), ``--max-steps N``. Wall times include only training and depend on the machine's load,
+which is printed with every row.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import os
+import platform
+import statistics
+import sys
+import time
+import warnings
+
+import torch
+
+from emt.rnn import CriterionWarning, TrainConfig, evaluate, train
+
+MEDIAN_TARGET = 120.0
+MAX_TARGET = 240.0
+
+
+def _load() -> str:
+    try:
+        one, five, fifteen = os.getloadavg()
+        return f"load average {one:.2f} {five:.2f} {fifteen:.2f} on {os.cpu_count()} cores"
+    except OSError:  # pragma: no cover
+        return "load average unavailable"
+
+
+def run_one(config: TrainConfig) -> dict:
+    """Train ``config`` (no cache) and evaluate it on 1000 fresh sequences."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", CriterionWarning)
+        t = train(config, progress=False)
+    ev = evaluate(t, n_seq=1000, n_periods=3, long_steps=200)
+    return {
+        "seed": config.seed,
+        "hidden": config.hidden,
+        "steps": t.meta["steps"],
+        "wall": t.meta["wall_seconds"],
+        "solved": t.solved,
+        "seq3": ev["sequence_accuracy"],
+        "bit3": ev["bit_accuracy"],
+        "bit200": ev["long_bit_accuracy"],
+        "criterion": ev["criterion"] and ev["long_bit_accuracy"] >= 0.999,
+    }
+
+
+def _row(r: dict) -> str:
+    return (f"{r['hidden']:>6d} {r['seed']:>4d} {r['steps']:>6d} {r['wall']:>8.1f} "
+            f"{100 * r['seq3']:>9.1f} {100 * r['bit3']:>9.3f} {100 * r['bit200']:>10.3f}   "
+            f"{'yes' if r['criterion'] else 'NO'}")
+
+
+HEADER = (f"{'hidden':>6} {'seed':>4} {'steps':>6} {'wall s':>8} {'seq% 3p':>9} {'bit% 3p':>9} "
+          f"{'bit% 200':>10}   criterion")
+
+
+def bench_seeds(base: TrainConfig, seeds: list[int]) -> list[dict]:
+    print(HEADER, flush=True)
+    rows = []
+    for seed in seeds:
+        r = run_one(dataclasses.replace(base, seed=seed))
+        rows.append(r)
+        print(_row(r), f"  ({_load()})", flush=True)
+    walls = [r["wall"] for r in rows]
+    med, mx = statistics.median(walls), max(walls)
+    print(f"median wall {med:.1f} s (target <= {MEDIAN_TARGET:.0f} s: {'met' if med <= MEDIAN_TARGET else 'NOT met'}); "
+          f"max wall {mx:.1f} s (target <= {MAX_TARGET:.0f} s: {'met' if mx <= MAX_TARGET else 'NOT met'})")
+    print(f"median steps {statistics.median(r['steps'] for r in rows):.0f}; criterion (every bit of 1000 fresh "
+          f"sequences over 3 periods, and >= 99.9% of bits over 200 steps) met by "
+          f"{sum(r['criterion'] for r in rows)}/{len(rows)} seeds", flush=True)
+    return rows
+
+
+def hidden_search(base: TrainConfig, sizes: list[int], seeds: list[int]) -> int | None:
+    print(f"\nsmallest hidden size: sizes {sizes}, seeds {seeds} (theory's floor s*kappa = {base.s * base.kappa})")
+    print(HEADER, flush=True)
+    smallest = None
+    for hidden in sorted(sizes, reverse=True):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # sizes below s*kappa warn by design
+            configs = [dataclasses.replace(base, hidden=hidden, seed=seed) for seed in seeds]
+        rows = [run_one(c) for c in configs]
+        for r in rows:
+            print(_row(r), f"  ({_load()})", flush=True)
+        if all(r["criterion"] for r in rows):
+            smallest = hidden
+        else:
+            print(f"hidden={hidden} fails the criterion for {sum(not r['criterion'] for r in rows)} of "
+                  f"{len(rows)} seeds; the search stops")
+            break
+    print(f"smallest hidden size meeting the criterion for all seeds: {smallest}", flush=True)
+    return smallest
+
+
+def main(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser(prog="python -m emt.bench", description=__doc__.split("\n\n")[0])
+    p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    p.add_argument("--hidden", type=int, default=128)
+    p.add_argument("--threads", type=int, default=None, help="torch threads (default: the recipe's)")
+    p.add_argument("--max-steps", type=int, default=None)
+    p.add_argument("--hidden-search", action="store_true", help="also find the smallest hidden size")
+    p.add_argument("--search-only", action="store_true", help="skip the 3-seed benchmark")
+    p.add_argument("--sizes", type=int, nargs="+", default=[128, 112, 96, 88, 80])
+    p.add_argument("--search-seeds", type=int, nargs="+", default=None,
+                   help="seeds per size in the search (default: --seeds)")
+    a = p.parse_args(argv)
+    changes = {"hidden": a.hidden}
+    if a.threads is not None:
+        changes["threads"] = a.threads
+    if a.max_steps is not None:
+        changes["max_steps"] = a.max_steps
+    base = dataclasses.replace(TrainConfig(), **changes)
+    print(f"emt.bench: torch {torch.__version__}, python {platform.python_version()}, {platform.machine()}, "
+          f"threads {base.threads}; {_load()}")
+    print(f"recipe: {base}")
+    start = time.perf_counter()
+    if not a.search_only:
+        bench_seeds(base, a.seeds)
+    if a.hidden_search or a.search_only:
+        hidden_search(base, a.sizes, a.search_seeds or a.seeds)
+    print(f"total {time.perf_counter() - start:.0f} s; {_load()}")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

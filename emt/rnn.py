@@ -1,0 +1,608 @@
+"""The Elman RNN of the paper, its training on repeat copy, and a checkpoint cache.
+
+Chapter "Training the Elman RNN" (book/training.md); paper Sec. 5.1, Eq. 5-6, and Sec. 7.
+
+The model (paper Eq. 6) is
+
+    h(t+1) = tanh(W_hh h(t) + W_uh u(t)),     y(t) = W_r h(t+1),     h(0) = 0,
+
+without biases unless asked for. Time is indexed as in :mod:`emt.tasks`: step k = 0, ..., T-1
+reads the input u[k], and the state after it, ``h[k]`` in the arrays returned here, is the
+paper's h(k+1); the output is y[k] = W_r h[k], and the repeat-copy target is u[k mod s].
+
+This is the one module of ``emt`` that works with torch tensors (the model and its training);
+:func:`simulate`, :func:`evaluate` and :meth:`Trained.weights` speak numpy.
+
+Cache: :func:`get_trained` looks for a checkpoint under the cache directory, which is, in this
+order, the ``cache_dir`` argument, the environment variable ``EMT_CACHE_DIR``, ``.cache/emt``
+under the repository root (when the package sits in its repository; the folder is gitignored),
+or ``~/.cache/emt``. See :func:`resolve_cache_dir`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import math
+import os
+import tempfile
+import time
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from emt.tasks import repeat_copy_batch
+
+#: Version of the checkpoint format; it enters the cache key, so a change invalidates old files.
+FORMAT_VERSION = 1
+
+#: Default seed of :func:`evaluate`. Training draws its data from ``np.random.default_rng([seed, 1])``
+#: and its validation set from ``np.random.default_rng([seed, 2])`` (two-word seeds), so sequences
+#: drawn from this single-integer seed are fresh for every configuration.
+EVAL_SEED = 20230
+
+_INITS = ("orthogonal", "pytorch")
+_HISTORY_KEYS = ("step", "loss", "accuracy", "bit_accuracy", "stage", "n_out", "wall")
+_VAL_KEYS = ("val_step", "val_sequence_accuracy", "val_long_bit_accuracy", "val_wall")
+
+
+class CacheWarning(UserWarning):
+    """A cache file could not be used (unreadable, truncated, or from another configuration)."""
+
+
+class CriterionWarning(UserWarning):
+    """Training stopped at ``max_steps`` without meeting the criterion."""
+
+
+def _positive_int(name: str, value: Any) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise ValueError(f"{name} must be a positive integer, got {value!r}")
+
+
+def _warn_small_hidden(hidden: int, s: int, kappa: int) -> None:
+    if hidden < s * kappa:
+        warnings.warn(
+            f"hidden={hidden} is below s*kappa={s * kappa}: the theory needs at least s*kappa "
+            "dimensions to hold s variable memories of kappa dimensions each",
+            UserWarning,
+            stacklevel=3,
+        )
+
+
+# --------------------------------------------------------------------------------------------
+# Configuration
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything that determines a trained network (chapter "Training the Elman RNN").
+
+    Task and model: ``s`` input steps of ``kappa`` bits in {-1, +1} (paper Sec. 5.1, Eq. 5), an
+    Elman RNN with ``hidden`` units (Eq. 6), biases if ``bias``. The defaults are the paper's
+    repeat-copy experiment (s=16, kappa=5) with 128 hidden units.
+
+    Recipe (the defaults are the recipe of the chapter): ``init`` "orthogonal" draws W_hh as a
+    random orthogonal matrix ("pytorch" keeps torch's uniform default); mean squared error
+    between the linear read-out and the {-1, +1} targets at every step; Adam; gradient norm
+    clipped at ``clip`` (0 disables it); a curriculum over the output horizon with
+    ``stage_periods[i]`` output periods (of s steps) per sequence, ``stage_batch[i]`` sequences
+    per step and learning rate ``stage_lr[i]``; in the last stage the learning rate decays by the
+    factor ``final_lr_decay`` every 1000 steps, but not below ``min_lr``. A stage ends when a
+    training batch has at least
+    ``advance_accuracy`` of its sequences entirely correct over the output phase. In the last
+    stage, every ``eval_every`` steps, a fixed validation set of ``n_val`` sequences is run; training
+    stops as soon as every bit of every validation sequence is right over ``val_periods`` output
+    periods and the bit accuracy over ``long_steps`` output steps is at least ``long_bit_accuracy``;
+    at the latest after ``max_steps`` steps. ``threads`` is torch's intra-op thread count during
+    training (it affects floating-point order, hence it is part of the configuration).
+
+    Raises ValueError for non-positive sizes and other bad values; warns (UserWarning) when
+    ``hidden < s * kappa``, below what the theory needs.
+    """
+
+    s: int = 16
+    kappa: int = 5
+    hidden: int = 128
+    seed: int = 0
+    bias: bool = False
+    init: str = "orthogonal"
+    stage_periods: tuple[int, ...] = (2, 4, 8)
+    stage_batch: tuple[int, ...] = (128, 64, 32)
+    stage_lr: tuple[float, ...] = (3e-3, 2e-3, 1e-3)
+    final_lr_decay: float = 0.2
+    min_lr: float = 1e-4
+    advance_accuracy: float = 0.95
+    clip: float = 1.0
+    eval_every: int = 100
+    n_val: int = 1000
+    val_periods: int = 3
+    long_steps: int = 200
+    long_bit_accuracy: float = 0.9995
+    max_steps: int = 8000
+    threads: int = 1
+
+    def __post_init__(self) -> None:
+        for name in ("s", "kappa", "hidden", "eval_every", "n_val", "val_periods", "long_steps",
+                     "max_steps", "threads"):
+            _positive_int(name, getattr(self, name))
+        if isinstance(self.seed, bool) or not isinstance(self.seed, (int, np.integer)) or self.seed < 0:
+            raise ValueError(f"seed must be a non-negative integer, got {self.seed!r}")
+        if not isinstance(self.bias, bool):
+            raise ValueError(f"bias must be True or False, got {self.bias!r}")
+        if self.init not in _INITS:
+            raise ValueError(f"init must be one of {_INITS}, got {self.init!r}")
+        for name in ("stage_periods", "stage_batch", "stage_lr"):
+            value = getattr(self, name)
+            if isinstance(value, (str, bytes)) or not hasattr(value, "__len__") or len(value) == 0:
+                raise ValueError(f"{name} must be a non-empty sequence, got {value!r}")
+            object.__setattr__(self, name, tuple(value))
+        if not len(self.stage_periods) == len(self.stage_batch) == len(self.stage_lr):
+            raise ValueError(
+                "stage_periods, stage_batch and stage_lr must have the same length, got "
+                f"{len(self.stage_periods)}, {len(self.stage_batch)}, {len(self.stage_lr)}"
+            )
+        for i, (p, b, lr) in enumerate(zip(self.stage_periods, self.stage_batch, self.stage_lr)):
+            _positive_int(f"stage_periods[{i}]", p)
+            _positive_int(f"stage_batch[{i}]", b)
+            if not (isinstance(lr, (int, float)) and math.isfinite(lr) and lr > 0):
+                raise ValueError(f"stage_lr[{i}] must be a positive number, got {lr!r}")
+        object.__setattr__(self, "stage_lr", tuple(float(lr) for lr in self.stage_lr))
+        if not (isinstance(self.min_lr, (int, float)) and math.isfinite(self.min_lr) and self.min_lr >= 0):
+            raise ValueError(f"min_lr must be a non-negative number, got {self.min_lr!r}")
+        for name in ("advance_accuracy", "long_bit_accuracy", "final_lr_decay"):
+            value = getattr(self, name)
+            if not (isinstance(value, (int, float)) and 0 < value <= 1):
+                raise ValueError(f"{name} must be in (0, 1], got {value!r}")
+        if not (isinstance(self.clip, (int, float)) and math.isfinite(self.clip) and self.clip >= 0):
+            raise ValueError(f"clip must be a non-negative number (0 disables clipping), got {self.clip!r}")
+        _warn_small_hidden(self.hidden, self.s, self.kappa)
+
+    def as_dict(self) -> dict[str, Any]:
+        """The fields as plain JSON-compatible values (tuples become lists)."""
+        return {k: (list(v) if isinstance(v, tuple) else v) for k, v in dataclasses.asdict(self).items()}
+
+    def key(self) -> str:
+        """Hash of every field and of :data:`FORMAT_VERSION`: the cache key."""
+        text = json.dumps({"format": FORMAT_VERSION, "config": self.as_dict()}, sort_keys=True)
+        return hashlib.sha256(text.encode()).hexdigest()[:20]
+
+    def filename(self) -> str:
+        """Name of this configuration's checkpoint file (readable prefix, then the key)."""
+        return f"elman-s{self.s}-k{self.kappa}-h{self.hidden}-seed{self.seed}-{self.key()}.pt"
+
+
+# --------------------------------------------------------------------------------------------
+# Model and simulation
+# --------------------------------------------------------------------------------------------
+
+
+class ElmanRNN(torch.nn.Module):
+    """Elman RNN of the paper's Eq. 6 (chapter "Training the Elman RNN").
+
+    h(t+1) = tanh(W_hh h(t) + W_uh u(t)) [+ b_h], y(t) = W_r h(t+1) [+ b_r], h(0) = 0. The
+    recurrence is torch's fused ``torch.nn.RNN`` (tanh); ``forward(u)`` takes u of shape
+    (batch, T, kappa) and returns ``(y, h)`` with y of shape (batch, T, kappa) and h of shape
+    (batch, T, hidden), where ``h[:, k]`` is the state after reading ``u[:, k]``.
+
+    ``init="orthogonal"`` draws W_hh as a random orthogonal matrix, ``"pytorch"`` keeps torch's
+    uniform(-1/sqrt(hidden), 1/sqrt(hidden)); W_uh and W_r are always uniform on that interval
+    and biases start at zero. ``seed`` makes the initial weights reproducible without touching
+    torch's global random state.
+    """
+
+    def __init__(self, kappa: int, hidden: int, bias: bool = False, init: str = "orthogonal",
+                 seed: int | None = None) -> None:
+        _positive_int("kappa", kappa)
+        _positive_int("hidden", hidden)
+        if init not in _INITS:
+            raise ValueError(f"init must be one of {_INITS}, got {init!r}")
+        super().__init__()
+        self.kappa, self.hidden, self.bias = int(kappa), int(hidden), bool(bias)
+        with torch.random.fork_rng(devices=[]):  # torch's own initialisation must not move the global RNG
+            self.rnn = torch.nn.RNN(kappa, hidden, num_layers=1, nonlinearity="tanh", bias=bias,
+                                    batch_first=True)
+            self.readout = torch.nn.Linear(hidden, kappa, bias=bias)
+        gen = torch.Generator().manual_seed(int(seed)) if seed is not None else None
+        bound = 1.0 / math.sqrt(hidden)
+        with torch.no_grad():
+            if init == "orthogonal":
+                torch.nn.init.orthogonal_(self.rnn.weight_hh_l0, generator=gen)
+            else:
+                self.rnn.weight_hh_l0.uniform_(-bound, bound, generator=gen)
+            self.rnn.weight_ih_l0.uniform_(-bound, bound, generator=gen)
+            self.readout.weight.uniform_(-bound, bound, generator=gen)
+            if bias:
+                self.rnn.bias_ih_l0.zero_()
+                self.rnn.bias_hh_l0.zero_()
+                self.readout.bias.zero_()
+
+    def forward(self, u: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        if u.dim() != 3 or u.shape[-1] != self.kappa:
+            raise ValueError(f"u must have shape (batch, T, {self.kappa}), got {tuple(u.shape)}")
+        h, _ = self.rnn(u)
+        return self.readout(h), h
+
+    def weights(self) -> dict[str, np.ndarray]:
+        """W_hh (hidden x hidden), W_uh (hidden x kappa), W_r (kappa x hidden) [, b_h, b_r] as float64."""
+        def a(t: torch.Tensor) -> np.ndarray:
+            return t.detach().cpu().double().numpy().copy()
+
+        w = {"W_hh": a(self.rnn.weight_hh_l0), "W_uh": a(self.rnn.weight_ih_l0), "W_r": a(self.readout.weight)}
+        if self.bias:
+            w["b_h"] = a(self.rnn.bias_ih_l0 + self.rnn.bias_hh_l0)
+            w["b_r"] = a(self.readout.bias)
+        return w
+
+
+def _check_weights(weights: Any) -> dict[str, np.ndarray]:
+    if not isinstance(weights, dict):
+        raise ValueError(f"weights must be a dict with W_hh, W_uh, W_r, got {type(weights).__name__}")
+    missing = [k for k in ("W_hh", "W_uh", "W_r") if k not in weights]
+    if missing:
+        raise ValueError(f"weights is missing {missing}")
+    w = {k: np.asarray(v, dtype=float) for k, v in weights.items()}
+    W_hh, W_uh, W_r = w["W_hh"], w["W_uh"], w["W_r"]
+    if W_hh.ndim != 2 or W_hh.shape[0] != W_hh.shape[1]:
+        raise ValueError(f"W_hh must be square (hidden x hidden), got shape {W_hh.shape}")
+    n = W_hh.shape[0]
+    if W_uh.ndim != 2 or W_uh.shape[0] != n:
+        raise ValueError(f"W_uh must have shape ({n}, kappa), got {W_uh.shape}")
+    kappa = W_uh.shape[1]
+    if W_r.shape != (kappa, n):
+        raise ValueError(f"W_r must have shape ({kappa}, {n}), got {W_r.shape}")
+    if "b_h" in w and w["b_h"].shape != (n,):
+        raise ValueError(f"b_h must have shape ({n},), got {w['b_h'].shape}")
+    if "b_r" in w and w["b_r"].shape != (kappa,):
+        raise ValueError(f"b_r must have shape ({kappa},), got {w['b_r'].shape}")
+    return w
+
+
+def simulate(weights: dict[str, np.ndarray], u: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Run the Elman RNN of Eq. 6 in numpy (float64); chapter "Training the Elman RNN".
+
+    ``u`` has shape (T, kappa) or (batch, T, kappa). Returns ``(h, y)`` with
+    h[k] = tanh(W_hh h[k-1] + W_uh u[k] [+ b_h]), h[-1] = 0, and y[k] = W_r h[k] [+ b_r], so
+    ``h[k]`` is the paper's h(k+1) and y[k] should equal u[k mod s] on repeat copy.
+    """
+    w = _check_weights(weights)
+    u = np.asarray(u, dtype=float)
+    kappa = w["W_uh"].shape[1]
+    if u.ndim not in (2, 3) or u.shape[-1] != kappa:
+        raise ValueError(f"u must have shape (T, {kappa}) or (batch, T, {kappa}), got {u.shape}")
+    single = u.ndim == 2
+    if single:
+        u = u[None]
+    batch, T, _ = u.shape
+    W_hh, W_uh, W_r = w["W_hh"], w["W_uh"], w["W_r"]
+    drive = u @ W_uh.T
+    if "b_h" in w:
+        drive = drive + w["b_h"]
+    h = np.zeros((batch, T, W_hh.shape[0]))
+    state = np.zeros((batch, W_hh.shape[0]))
+    for k in range(T):
+        state = np.tanh(state @ W_hh.T + drive[:, k])
+        h[:, k] = state
+    y = h @ W_r.T
+    if "b_r" in w:
+        y = y + w["b_r"]
+    return (h[0], y[0]) if single else (h, y)
+
+
+# --------------------------------------------------------------------------------------------
+# Evaluation
+# --------------------------------------------------------------------------------------------
+
+
+def evaluate(net: Any, n_seq: int = 1000, n_periods: int = 3, rng: np.random.Generator | int | None = None,
+             *, s: int | None = None, long_steps: int = 200) -> dict[str, Any]:
+    """Accuracy on fresh repeat-copy sequences (chapter "Training the Elman RNN"; paper Sec. 7).
+
+    ``net`` is a :class:`Trained` (then s comes from its configuration), an :class:`ElmanRNN`
+    or a weights dict. ``rng`` is a numpy Generator or a seed (default :data:`EVAL_SEED`). The
+    network is run in float64 (:func:`simulate`) on ``n_seq`` sequences with s input steps and
+    max(n_periods * s, long_steps) output steps, rounded up to whole periods; a bit is correct when
+    the output has the sign of the target.
+
+    ``s`` defaults to the paper's 16 for a model or weights dict. Returns a dict with ``n_seq``,
+    ``n_periods``, ``s``, ``kappa``, ``long_steps`` and: ``sequence_accuracy`` (fraction of
+    sequences with every bit of every output step correct over the first ``n_periods`` output
+    periods: the criterion is that this is 1),
+    ``bit_accuracy`` (same steps, per bit), ``long_bit_accuracy`` and ``long_sequence_accuracy``
+    (over the first ``long_steps`` output steps), ``period_bit_accuracy`` and
+    ``period_sequence_accuracy`` (arrays, one entry per output period), ``echo_bit_accuracy``
+    (the input phase, where the target is the input just read), ``min_margin_per_period``
+    (smallest y * target per output period), and ``criterion`` (bool).
+    """
+    if isinstance(net, Trained):
+        if s is not None and s != net.config.s:
+            raise ValueError(f"s={s} contradicts the network's configuration (s={net.config.s})")
+        s = net.config.s
+        weights = net.weights()
+    elif isinstance(net, ElmanRNN):
+        weights = net.weights()
+    else:
+        weights = _check_weights(net)
+    s = 16 if s is None else s
+    _positive_int("s", s)
+    _positive_int("n_seq", n_seq)
+    _positive_int("n_periods", n_periods)
+    _positive_int("long_steps", long_steps)
+    if rng is None:
+        rng = np.random.default_rng(EVAL_SEED)
+    elif not isinstance(rng, np.random.Generator):
+        rng = np.random.default_rng(rng)
+    kappa = weights["W_uh"].shape[1]
+    n_total = max(n_periods, math.ceil(long_steps / s))
+    u, target = repeat_copy_batch(n_seq, s, kappa, n_total * s, rng)
+    _, y = simulate(weights, u)
+    margin = y * target
+    correct = margin > 0
+    out = correct[:, s:]  # (n_seq, n_total * s, kappa)
+    first = out[:, : n_periods * s]
+    long = out[:, :long_steps]
+    per = out.reshape(n_seq, n_total, s, kappa)
+    seq_acc = float(first.all(axis=(1, 2)).mean())
+    return {
+        "n_seq": n_seq,
+        "n_periods": n_periods,
+        "s": s,
+        "kappa": kappa,
+        "long_steps": long_steps,
+        "sequence_accuracy": seq_acc,
+        "bit_accuracy": float(first.mean()),
+        "long_bit_accuracy": float(long.mean()),
+        "long_sequence_accuracy": float(long.all(axis=(1, 2)).mean()),
+        "period_bit_accuracy": per.mean(axis=(0, 2, 3)),
+        "period_sequence_accuracy": per.all(axis=(2, 3)).mean(axis=0),
+        "echo_bit_accuracy": float(correct[:, :s].mean()),
+        "min_margin_per_period": margin[:, s:].reshape(n_seq, n_total, s, kappa).min(axis=(0, 2, 3)),
+        "criterion": seq_acc == 1.0,
+    }
+
+
+# --------------------------------------------------------------------------------------------
+# Training
+# --------------------------------------------------------------------------------------------
+
+
+class Trained:
+    """A trained network with its configuration and training history (chapter "Training the Elman RNN").
+
+    Attributes: ``config`` (:class:`TrainConfig`), ``history`` (dict of lists: per step ``step``,
+    ``loss``, ``accuracy`` (fraction of the batch's sequences entirely correct over the stage's
+    output phase), ``bit_accuracy``, ``stage`` (0-based curriculum stage), ``n_out`` (output
+    steps per sequence), ``wall`` (seconds since the start); per validation ``val_step``,
+    ``val_sequence_accuracy``, ``val_long_bit_accuracy``, ``val_wall``), ``meta`` (``solved``:
+    the validation criterion was met; ``steps``; ``wall_seconds``; ``torch``; ``threads``),
+    ``model`` (the :class:`ElmanRNN`, in eval mode), ``path`` (the cache file, if any) and
+    ``from_cache``.
+    """
+
+    def __init__(self, config: TrainConfig, state: dict[str, torch.Tensor], history: dict[str, list],
+                 meta: dict[str, Any], path: Path | None = None, from_cache: bool = False) -> None:
+        self.config = config
+        self.history = history
+        self.meta = meta
+        self.path = path
+        self.from_cache = from_cache
+        self.model = ElmanRNN(config.kappa, config.hidden, bias=config.bias, init=config.init, seed=config.seed)
+        self.model.load_state_dict(state)
+        self.model.eval()
+
+    @property
+    def solved(self) -> bool:
+        return bool(self.meta["solved"])
+
+    def weights(self) -> dict[str, np.ndarray]:
+        """W_hh (hidden x hidden), W_uh (hidden x kappa), W_r (kappa x hidden) [, b_h, b_r] as numpy float64."""
+        return self.model.weights()
+
+    def __repr__(self) -> str:
+        src = f"cache {self.path}" if self.from_cache else "trained now"
+        return (f"Trained(s={self.config.s}, kappa={self.config.kappa}, hidden={self.config.hidden}, "
+                f"seed={self.config.seed}, solved={self.solved}, steps={self.meta['steps']}, {src})")
+
+
+def _progress_bar(total: int, enabled: bool):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # tqdm.auto warns when ipywidgets is missing, then uses text
+        from tqdm.auto import tqdm
+    return tqdm(total=total, disable=not enabled, mininterval=1.0, unit="step", desc="training")
+
+
+def train(config: TrainConfig = TrainConfig(), progress: bool = True) -> Trained:
+    """Train an Elman RNN on repeat copy with the recipe of ``config``; no cache involved.
+
+    Chapter "Training the Elman RNN"; paper Sec. 5.1 (Eq. 5-6) and Sec. 7. Deterministic: the
+    same configuration on the same machine (same torch build and thread count) gives identical
+    weights. Warns with :class:`CriterionWarning` if ``max_steps`` pass without meeting the
+    criterion (the network is returned anyway, with ``meta["solved"] = False``).
+    """
+    if not isinstance(config, TrainConfig):
+        raise ValueError(f"config must be a TrainConfig, got {type(config).__name__}")
+    c = config
+    last = len(c.stage_periods) - 1
+    old_threads = torch.get_num_threads()
+    torch.set_num_threads(c.threads)
+    try:
+        model = ElmanRNN(c.kappa, c.hidden, bias=c.bias, init=c.init, seed=c.seed)
+        params = list(model.parameters())
+        opt = torch.optim.Adam(params, lr=c.stage_lr[0])
+        data_rng = np.random.default_rng([c.seed, 1])
+        n_val_out = max(c.val_periods * c.s, c.long_steps)
+        vu, vy = repeat_copy_batch(c.n_val, c.s, c.kappa, n_val_out, np.random.default_rng([c.seed, 2]))
+        vu, vy = torch.tensor(vu, dtype=torch.float32), torch.tensor(vy, dtype=torch.float32)
+        history: dict[str, list] = {k: [] for k in _HISTORY_KEYS + _VAL_KEYS}
+        stage, in_stage, solved, step = 0, 0, False, 0
+        t0 = time.perf_counter()
+        bar = _progress_bar(c.max_steps, progress)
+        try:
+            for step in range(1, c.max_steps + 1):
+                n_out = c.stage_periods[stage] * c.s
+                if stage == last and c.final_lr_decay != 1.0:
+                    lr = max(c.stage_lr[last] * c.final_lr_decay ** (in_stage / 1000), c.min_lr)
+                    for group in opt.param_groups:
+                        group["lr"] = lr
+                u, y = repeat_copy_batch(c.stage_batch[stage], c.s, c.kappa, n_out, data_rng)
+                u, y = torch.tensor(u, dtype=torch.float32), torch.tensor(y, dtype=torch.float32)
+                out, _ = model(u)
+                loss = torch.mean((out - y) ** 2)
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                if c.clip > 0:
+                    torch.nn.utils.clip_grad_norm_(params, c.clip)
+                opt.step()
+                with torch.no_grad():
+                    ok = (out * y)[:, c.s:] > 0
+                    acc = ok.all(dim=2).all(dim=1).float().mean().item()
+                    bit_acc = ok.float().mean().item()
+                wall = time.perf_counter() - t0
+                for k, v in zip(_HISTORY_KEYS, (step, loss.item(), acc, bit_acc, stage, n_out, wall)):
+                    history[k].append(v)
+                in_stage += 1
+                bar.update(1)
+                bar.set_postfix(stage=f"{stage + 1}/{last + 1} (n_out={n_out})", loss=f"{loss.item():.4f}",
+                                acc=f"{acc:.2f}", refresh=False)
+                if stage < last:
+                    if acc >= c.advance_accuracy:
+                        stage, in_stage = stage + 1, 0
+                        for group in opt.param_groups:
+                            group["lr"] = c.stage_lr[stage]
+                elif in_stage % c.eval_every == 0:
+                    with torch.no_grad():
+                        vout, _ = model(vu)
+                        vok = (vout * vy)[:, c.s:] > 0
+                        v_seq = vok[:, : c.val_periods * c.s].all(dim=2).all(dim=1).float().mean().item()
+                        v_long = vok[:, : c.long_steps].float().mean().item()
+                    for k, v in zip(_VAL_KEYS, (step, v_seq, v_long, time.perf_counter() - t0)):
+                        history[k].append(v)
+                    bar.set_postfix(stage=f"{stage + 1}/{last + 1} (n_out={n_out})", loss=f"{loss.item():.4f}",
+                                    val_seq=f"{v_seq:.3f}", val_bits200=f"{v_long:.4f}", refresh=False)
+                    if v_seq == 1.0 and v_long >= c.long_bit_accuracy:
+                        solved = True
+                        break
+        finally:
+            bar.close()
+        meta = {"solved": solved, "steps": step, "wall_seconds": time.perf_counter() - t0,
+                "torch": str(torch.__version__), "threads": c.threads, "format": FORMAT_VERSION}
+    finally:
+        torch.set_num_threads(old_threads)
+    if not solved:
+        warnings.warn(f"training stopped after max_steps={c.max_steps} steps without meeting the "
+                      "validation criterion", CriterionWarning, stacklevel=2)
+    state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+    return Trained(config, state, history, meta)
+
+
+# --------------------------------------------------------------------------------------------
+# Cache
+# --------------------------------------------------------------------------------------------
+
+
+def resolve_cache_dir(cache_dir: str | os.PathLike | None = None) -> Path:
+    """The cache directory: ``cache_dir`` if given, else ``$EMT_CACHE_DIR``, else ``.cache/emt``
+    under the repository root when the package sits in its repository, else ``~/.cache/emt``."""
+    if cache_dir is not None:
+        return Path(cache_dir)
+    env = os.environ.get("EMT_CACHE_DIR")
+    if env:
+        return Path(env)
+    root = Path(__file__).resolve().parents[1]
+    if (root / "pyproject.toml").is_file() and (root / "book").is_dir():
+        return root / ".cache" / "emt"
+    return Path.home() / ".cache" / "emt"
+
+
+def _save(trained: Trained, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    payload = {
+        "format": FORMAT_VERSION,
+        "key": trained.config.key(),
+        "config": json.dumps(trained.config.as_dict(), sort_keys=True),
+        "state": {k: v.detach().cpu() for k, v in trained.model.state_dict().items()},
+        "history": trained.history,
+        "meta": trained.meta,
+    }
+    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            torch.save(payload, f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def _load(path: Path, config: TrainConfig) -> Trained | None:
+    """The checkpoint at ``path`` if it is intact and belongs to ``config``; otherwise warn and return None."""
+    def reject(why: str) -> None:
+        warnings.warn(f"emt.rnn: cache file {path} {why}; it is ignored and the network is retrained",
+                      CacheWarning, stacklevel=3)
+
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # truncated, corrupt, not a torch file, or objects weights_only refuses
+        lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip()]
+        detail = next((ln for ln in lines if "WeightsUnpickler error" in ln), lines[0] if lines else "")
+        reject(f"cannot be read ({type(exc).__name__}: {detail[:300]})")
+        return None
+    if not isinstance(payload, dict) or not {"format", "key", "config", "state", "history", "meta"} <= payload.keys():
+        reject("is not an emt.rnn checkpoint (missing fields)")
+        return None
+    if payload["format"] != FORMAT_VERSION:
+        reject(f"has format {payload['format']!r}, expected {FORMAT_VERSION}")
+        return None
+    if payload["key"] != config.key() or payload["config"] != json.dumps(config.as_dict(), sort_keys=True):
+        reject(f"belongs to another configuration (stored {payload['config']}, key {payload['key']!r}; "
+               f"wanted key {config.key()!r})")
+        return None
+    state, history, meta = payload["state"], payload["history"], payload["meta"]
+    reference = ElmanRNN(config.kappa, config.hidden, bias=config.bias, seed=0).state_dict()
+    if (not isinstance(state, dict) or state.keys() != reference.keys()
+            or any(not isinstance(state[k], torch.Tensor) or state[k].shape != reference[k].shape for k in reference)):
+        reject("holds weights of the wrong names or shapes")
+        return None
+    if any(not torch.isfinite(v).all() for v in state.values()):
+        reject("holds non-finite weights")
+        return None
+    if (not isinstance(history, dict) or any(not isinstance(history.get(k), list) for k in _HISTORY_KEYS + _VAL_KEYS)
+            or len({len(history[k]) for k in _HISTORY_KEYS}) != 1
+            or len({len(history[k]) for k in _VAL_KEYS}) != 1):
+        reject("holds a malformed training history")
+        return None
+    if not isinstance(meta, dict) or not {"solved", "steps", "wall_seconds"} <= meta.keys():
+        reject("holds malformed metadata")
+        return None
+    return Trained(config, state, history, meta, path=path, from_cache=True)
+
+
+def get_trained(config: TrainConfig = TrainConfig(), cache_dir: str | os.PathLike | None = None,
+                progress: bool = True) -> Trained:
+    """A trained network for ``config``: from the cache if a valid checkpoint exists, else trained and stored.
+
+    Chapter "Training the Elman RNN". The checkpoint (weights, history, configuration) lives in
+    :func:`resolve_cache_dir` under :meth:`TrainConfig.filename`, which contains the hash of the
+    whole configuration. It is written atomically (temporary file, then ``os.replace``) and read
+    with ``torch.load(weights_only=True)``; an unreadable, truncated or mismatched file raises a
+    :class:`CacheWarning` and is replaced by a freshly trained network, never used.
+    """
+    if not isinstance(config, TrainConfig):
+        raise ValueError(f"config must be a TrainConfig, got {type(config).__name__}")
+    path = resolve_cache_dir(cache_dir) / config.filename()
+    if path.exists():
+        trained = _load(path, config)
+        if trained is not None:
+            return trained
+    trained = train(config, progress=progress)
+    _save(trained, path)
+    trained.path = path
+    return trained
