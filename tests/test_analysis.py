@@ -1,0 +1,349 @@
+"""Unit tests of emt.analysis (chapter "Reading the trained network"; paper Sec. 6, Algorithm 1)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from emt import analysis as A
+from emt import circuits as C
+
+
+@pytest.fixture
+def rng():
+    return np.random.default_rng(2024)
+
+
+def exact_circuit(rng, n_h, s, kappa, orthogonal=False):
+    """The repeat-copy circuit of emt.circuits in a random basis: W_hh = Psi Phi Psi^+, W_uh = Psi_s, W_r = Psi_s^*."""
+    basis = C.random_basis(n_h, s * kappa, rng, orthogonal=orthogonal)
+    phi = C.repeat_copy_phi(s, kappa)
+    w_hh, w_uh, w_r = C.circuit(phi, basis, kappa)
+    return basis, phi, w_hh, w_uh, w_r
+
+
+def contaminated_circuit(rng, n_h, s, kappa, decay=0.4):
+    """A circuit with a decaying rest: W_hh = B blockdiag(Phi, D) B^-1 with |eig(D)| <= decay < 1.
+
+    W_uh = Psi_s + X R has a component in the decaying invariant subspace X; W_r = Psi_s^* is exact.
+    """
+    n = s * kappa
+    full = C.random_basis(n_h, n_h, rng)
+    psi, x = full[:, :n], full[:, n:]
+    q = np.linalg.qr(rng.standard_normal((n_h - n, n_h - n)))[0]
+    d = decay * q * rng.uniform(0.3, 1.0, n_h - n)  # a contraction with spectral radius <= decay
+    phi = C.repeat_copy_phi(s, kappa)
+    big = np.zeros((n_h, n_h))
+    big[:n, :n] = phi
+    big[n:, n:] = d
+    inv = np.linalg.inv(full)
+    w_hh = full @ big @ inv
+    w_uh = psi[:, n - kappa :] + x @ rng.standard_normal((n_h - n, kappa))
+    w_r = inv[n - kappa : n]
+    contaminated_circuit.readers = inv[:n]  # the true covectors Psi^* (they annihilate X)
+    return psi, phi, w_hh, w_uh, w_r
+
+
+# ------------------------------------------------------------------ Algorithm 1 on the exact circuit
+
+SIZES = [(12, 4, 3), (20, 4, 3), (96, 16, 5)]
+
+
+@pytest.mark.parametrize("n_h,s,kappa", SIZES)
+@pytest.mark.parametrize("alpha", [0.0, 0.5, 1.0])
+def test_recovers_phi_in_nonorthogonal_basis(rng, n_h, s, kappa, alpha):
+    basis, phi, w_hh, w_uh, w_r = exact_circuit(rng, n_h, s, kappa)
+    vm = A.variable_memories(w_hh, w_uh, w_r, s, alpha=alpha, readout="dual")
+    assert np.abs(vm.memory_block - phi).max() < 1e-8
+    # Algorithm 1 finds the memories themselves, not just some basis with the same Phi
+    assert np.abs(vm.psi - basis).max() < 1e-8 * np.abs(basis).max()
+    # the memories do not talk to the rest of the space
+    if n_h > s * kappa:
+        assert np.abs(vm.to_memory_block).max() < 1e-8 and np.abs(vm.from_memory_block).max() < 1e-8
+    assert vm.n_large == s * kappa
+
+
+@pytest.mark.parametrize("readout", A.READOUTS)
+def test_alpha_one_any_readout(rng, readout):
+    _, phi, w_hh, w_uh, w_r = exact_circuit(rng, 20, 4, 3)
+    vm = A.variable_memories(w_hh, w_uh, w_r, 4, alpha=1.0, readout=readout)
+    assert np.abs(vm.memory_block - phi).max() < 1e-8
+
+
+@pytest.mark.parametrize("readout", A.READOUTS)
+@pytest.mark.parametrize("alpha", [0.0, 0.5])
+def test_literal_readouts_exact_in_orthonormal_basis(rng, readout, alpha):
+    _, phi, w_hh, w_uh, w_r = exact_circuit(rng, 20, 4, 3, orthogonal=True)
+    vm = A.variable_memories(w_hh, w_uh, w_r, 4, alpha=alpha, readout=readout)
+    assert np.abs(vm.memory_block - phi).max() < 1e-8
+
+
+@pytest.mark.parametrize("readout", ["transpose", "pinv"])
+def test_literal_readouts_fail_in_nonorthogonal_basis(rng, readout):
+    """The paper's (W_hh^T)^k W_r^* gives the covectors of memory k, which are Psi_k only if Psi is orthonormal."""
+    basis, phi, w_hh, w_uh, w_r = exact_circuit(rng, 20, 4, 3)
+    vm = A.variable_memories(w_hh, w_uh, w_r, 4, alpha=0.0, readout=readout)
+    assert A.relative_error(vm.memory_block, phi) > 0.1
+    # what the transpose branch does compute: the transposed covectors of memory k
+    back = A.backward_memories(w_hh, w_r, 4, readout="transpose")
+    assert np.allclose(back, C.dual(basis).T, atol=1e-10)
+
+
+def test_backward_dual_is_dual_of_covectors(rng):
+    basis, _, w_hh, _, w_r = exact_circuit(rng, 20, 4, 3)
+    cov = A.readout_covectors(w_hh, w_r, 4)
+    assert np.allclose(cov, C.dual(basis), atol=1e-10)  # W_r W_hh^k = Psi_k^*
+    assert np.allclose(A.backward_memories(w_hh, w_r, 4, "dual"), basis, atol=1e-10)
+
+
+def test_forward_branch_is_powers(rng):
+    basis, _, w_hh, w_uh, _ = exact_circuit(rng, 20, 4, 3)
+    fwd = A.forward_memories(w_hh, w_uh, 4)
+    assert np.allclose(fwd, basis, atol=1e-10)
+    assert np.allclose(fwd[:, 0:3], np.linalg.matrix_power(w_hh, 3) @ w_uh)
+
+
+def test_phi_learned_is_phi_not_its_transpose(rng):
+    """dual @ W_hh @ basis is Phi in the convention of emt.circuits (paper Eq. 8, 12): the paper's
+    Phi_learned^T = Psi^* W_hh Psi would put the transpose there."""
+    _, phi, w_hh, w_uh, w_r = exact_circuit(rng, 12, 4, 3)
+    vm = A.variable_memories(w_hh, w_uh, w_r, 4, alpha=0.5)
+    assert np.abs(vm.memory_block - phi).max() < 1e-8
+    assert A.relative_error(vm.memory_block, phi.T) > 1.0
+
+
+def test_basis_and_dual(rng):
+    _, _, w_hh, w_uh, w_r = exact_circuit(rng, 20, 4, 3)
+    vm = A.variable_memories(w_hh, w_uh, w_r, 4)
+    assert vm.basis.shape == (20, 20) and vm.psi_perp.shape == (20, 8)
+    assert np.allclose(vm.dual @ vm.basis, np.eye(20), atol=1e-10)
+    assert np.allclose(vm.psi_perp.T @ vm.psi_perp, np.eye(8), atol=1e-10)
+    assert np.abs(vm.psi_perp.T @ vm.psi).max() < 1e-10
+    assert vm.n_pca == 0  # no hidden states given: pure completion
+    assert np.allclose(vm.phi_learned, vm.dual @ w_hh @ vm.basis)
+    assert vm.memory(4).shape == (20, 3) and vm.reader(1).shape == (3, 20)
+    assert np.allclose(vm.reader(2) @ vm.memory(2), np.eye(3), atol=1e-10)
+
+
+def test_n_components_smaller(rng):
+    _, phi, w_hh, w_uh, w_r = exact_circuit(rng, 20, 4, 3)
+    vm = A.variable_memories(w_hh, w_uh, w_r, 4, n_components=3)
+    assert vm.basis.shape == (20, 15)
+    assert np.allclose(vm.dual @ vm.basis, np.eye(15), atol=1e-10)
+    assert np.abs(vm.memory_block - phi).max() < 1e-8
+
+
+# ------------------------------------------------------------------ removal of decaying directions
+
+
+@pytest.mark.parametrize("alpha", [0.5, 1.0])
+def test_oblique_removal_recovers_with_decaying_rest(rng, alpha):
+    psi, phi, w_hh, w_uh, w_r = contaminated_circuit(rng, 24, 4, 3)
+    inputs = rng.standard_normal((50, 12, 3))
+    h, _ = C.run_linear(w_hh, w_uh, w_r, inputs)
+    vm = A.variable_memories(w_hh, w_uh, w_r, 4, alpha=alpha, hidden_states=h, removal="oblique")
+    assert vm.n_large == 12
+    assert np.abs(vm.memory_block - phi).max() < 1e-8
+    assert np.abs(vm.psi - psi).max() < 1e-8 * np.abs(psi).max()
+    assert vm.n_pca == 12  # the decaying part of the states is seen by PCA
+    assert A.block_report(vm, phi)["coupling_out"] < 1e-8
+    # without the removal the contamination stays in Psi and in the memory block
+    bad = A.variable_memories(w_hh, w_uh, w_r, 4, alpha=alpha, hidden_states=h, removal="none")
+    assert np.abs(bad.memory_block - phi).max() > 1e-3
+    assert np.abs(bad.psi - psi).max() > 1e-3
+    # an orthogonal projection gives the right memory block (a compression of W_hh to a subspace
+    # orthogonal to the decaying eigenvectors), but not the memories: they leak into Psi_perp
+    orth = A.variable_memories(w_hh, w_uh, w_r, 4, alpha=alpha, hidden_states=h, removal="orthogonal")
+    assert np.abs(orth.memory_block - phi).max() < 1e-8
+    assert np.abs(orth.psi - psi).max() > 1e-3
+    assert A.block_report(orth, phi)["coupling_out"] > 0.1
+    # ... and the two readings are dual: the oblique one finds the memory vectors, the orthogonal
+    # one the memory readers (covectors), each exactly
+    readers = contaminated_circuit.readers
+    assert np.abs(orth.dual[:12] - readers).max() < 1e-8 * np.abs(readers).max()
+    assert np.abs(vm.dual[:12] - readers).max() > 1e-3
+    assert A.block_report(orth, phi)["coupling_in"] < 1e-8
+
+
+def test_spectral_projector_properties(rng):
+    _, _, w_hh, _, _ = contaminated_circuit(rng, 24, 4, 3)
+    p, m = A.spectral_projector(w_hh, 1.0, "oblique")
+    assert m == 12
+    assert np.allclose(p @ p, p, atol=1e-9)
+    assert np.allclose(p @ w_hh, w_hh @ p, atol=1e-9)
+    assert np.linalg.matrix_rank(p, tol=1e-8) == 12
+    assert np.abs(p - p.T).max() > 1e-3  # oblique, not orthogonal
+    q, mq = A.spectral_projector(w_hh, 1.0, "orthogonal")
+    assert mq == 12 and np.allclose(q, q.T, atol=1e-9) and np.allclose(q @ q, q, atol=1e-9)
+    e, me = A.spectral_projector(w_hh, 1.0, "none")
+    assert np.array_equal(e, np.eye(24)) and me == 12
+    z, mz = A.spectral_projector(w_hh, 5.0)
+    assert mz == 0 and not z.any()
+
+
+# ------------------------------------------------------------------ Figure 3 numbers
+
+
+def test_block_report_exact(rng):
+    _, phi, w_hh, w_uh, w_r = exact_circuit(rng, 20, 4, 3)
+    rep = A.block_report(A.variable_memories(w_hh, w_uh, w_r, 4), phi)
+    for key in ("block_error", "shift_error", "wrap_error", "coupling_in", "coupling_out"):
+        assert rep[key] < 1e-8
+    with pytest.raises(ValueError, match="phi_theory"):
+        A.block_report(A.variable_memories(w_hh, w_uh, w_r, 4), np.eye(3))
+
+
+def test_block_report_couplings_do_not_depend_on_the_scale_of_psi(rng):
+    _, phi, w_hh, w_uh, w_r = contaminated_circuit(rng, 24, 4, 3)
+    reps = [A.block_report(A.variable_memories(w_hh, g * w_uh, w_r, 4, alpha=1.0), phi) for g in (1.0, 10.0)]
+    assert reps[0]["coupling_in"] > 0.01  # the decaying rest does feed the memories here
+    assert abs(reps[1]["psi_scale"] / reps[0]["psi_scale"] - 10.0) < 1e-8
+    for key in ("block_error", "coupling_in", "coupling_out", "coupling_in_max", "rest_radius"):
+        assert abs(reps[0][key] - reps[1][key]) < 1e-8 * max(1.0, reps[0][key])
+
+
+def test_block_report_detects_wrong_phi(rng):
+    _, phi, w_hh, w_uh, w_r = exact_circuit(rng, 20, 4, 3)
+    rep = A.block_report(A.variable_memories(w_hh, w_uh, w_r, 4), phi.T)
+    assert rep["block_error"] > 1.0
+
+
+def test_spectrum_report_exact(rng):
+    _, _, w_hh, _, _ = exact_circuit(rng, 96, 16, 5)
+    rep = A.spectrum_report(w_hh, 16, 80)
+    assert rep.counts.tolist() == [5] * 16
+    assert rep.mean_angular_error_deg < 1e-5
+    assert np.allclose(np.abs(rep.selected), 1.0, atol=1e-8)
+    assert rep.gap > 1e6  # the rest is (numerically) zero
+
+
+def test_spectrum_report_counts_rotation():
+    # eigenvalues rotated by almost half a step go to the next direction
+    w = np.diag([1.0, -1.0, 0.1])
+    rep = A.spectrum_report(w, 2, 2)
+    assert rep.counts.tolist() == [1, 1]
+    rot = np.array([[np.cos(1.0), -np.sin(1.0)], [np.sin(1.0), np.cos(1.0)]])
+    rep = A.spectrum_report(rot, 4, 2)  # angles +-1 rad: directions 1 and 3 (+-pi/2)
+    assert rep.counts.tolist() == [0, 1, 0, 1]
+    assert np.isclose(rep.mean_angular_error_deg, np.degrees(np.pi / 2 - 1.0))
+
+
+def test_memory_slots():
+    sl = A.memory_slots(4, 10)
+    assert sl.shape == (10, 4)
+    assert sl[0].tolist() == [4, 0, 0, 0]  # input 1 is written into memory s at k = 0
+    assert sl[1].tolist() == [3, 4, 0, 0]
+    assert sl[3].tolist() == [1, 2, 3, 4]  # end of the input phase: input mu in memory mu (Eq. 33)
+    assert sl[4].tolist() == [4, 1, 2, 3]  # one step later memory 1 went to memory s
+    assert np.array_equal(sl[7], sl[3])  # period s
+    for k in range(3, 10):
+        assert sl[k].tolist() == [C.slot_of(mu, k - 3, 4) for mu in range(1, 5)]
+
+
+def test_decode_exact_linear_run(rng):
+    basis, _, w_hh, w_uh, w_r = exact_circuit(rng, 20, 4, 3)
+    vm = A.variable_memories(w_hh, w_uh, w_r, 4)
+    x = np.where(rng.standard_normal((4, 3)) > 0, 1.0, -1.0)
+    u = np.zeros((12, 3))
+    u[:4] = x
+    h, _ = C.run_linear(w_hh, w_uh, w_r, u)
+    rep = A.decode_memories(vm.contents(h), x)
+    assert rep.all_signs_ok and rep.bit_accuracy == 1.0
+    assert rep.min_cosine > 1 - 1e-9
+    assert rep.written.sum() == 12 * 4 - (3 + 2 + 1)
+    assert rep.accuracy(slice(4, None)) == 1.0 and rep.bits_ok.shape == (12, 4, 3)
+    # one flipped bit in the stored content is seen by the sign check, at the right step
+    flipped = vm.contents(h)
+    j = rep.slots[6, 2]
+    flipped[6, j - 1, 1] *= -1
+    bad = A.decode_memories(flipped, x)
+    assert not bad.all_signs_ok and not bad.signs_ok[6, 2] and bad.bits_ok.sum() == rep.bits_ok.sum() - 1
+    assert bad.accuracy(6) < 1.0 and bad.accuracy(slice(7, None)) == 1.0
+    # reading one memory off (a wrong slot formula) breaks it
+    shifted = np.roll(vm.contents(h), 1, axis=1)
+    assert A.decode_memories(shifted, x).min_cosine < 0.9
+
+
+# ------------------------------------------------------------------ bad arguments
+
+
+@pytest.fixture
+def small(rng):
+    return exact_circuit(rng, 12, 4, 3)
+
+
+@pytest.mark.parametrize("alpha", [-0.1, 1.5, float("nan"), "x", None])
+def test_bad_alpha(small, alpha):
+    _, _, w_hh, w_uh, w_r = small
+    with pytest.raises(ValueError, match="alpha"):
+        A.variable_memories(w_hh, w_uh, w_r, 4, alpha=alpha)
+
+
+def test_bad_shapes(small):
+    _, _, w_hh, w_uh, w_r = small
+    with pytest.raises(ValueError, match="square"):
+        A.variable_memories(w_hh[:, :11], w_uh, w_r, 4)
+    with pytest.raises(ValueError, match="W_uh"):
+        A.variable_memories(w_hh, w_uh[:11], w_r, 4)
+    with pytest.raises(ValueError, match="W_r"):
+        A.variable_memories(w_hh, w_uh, w_r[:2], 4)
+    with pytest.raises(ValueError, match="W_r"):
+        A.variable_memories(w_hh, w_uh, w_r.T, 4)
+    with pytest.raises(ValueError, match="2-D"):
+        A.variable_memories(w_hh[0], w_uh, w_r, 4)
+    with pytest.raises(ValueError, match="non-finite"):
+        A.variable_memories(w_hh * np.nan, w_uh, w_r, 4)
+    with pytest.raises(ValueError, match="hidden_states"):
+        A.variable_memories(w_hh, w_uh, w_r, 4, hidden_states=np.zeros((5, 11)))
+
+
+def test_s_kappa_above_hidden_size(small):
+    _, _, w_hh, w_uh, w_r = small
+    with pytest.raises(ValueError, match="larger than the hidden size"):
+        A.variable_memories(w_hh, w_uh, w_r, 5)
+    with pytest.raises(ValueError, match="s must be a positive integer"):
+        A.variable_memories(w_hh, w_uh, w_r, 0)
+
+
+def test_singular_basis(small):
+    _, _, w_hh, w_uh, w_r = small
+    with pytest.raises(ValueError, match="singular"):
+        A.variable_memories(w_hh, np.zeros_like(w_uh), w_r, 4, alpha=1.0)
+    # a threshold above every eigenvalue removes everything
+    with pytest.raises(ValueError, match="only 0 eigenvalues"):
+        A.variable_memories(w_hh, w_uh, w_r, 4, threshold=2.0)
+    with pytest.raises(ValueError, match="linearly dependent"):
+        A.variable_memories(w_hh, w_uh, np.zeros_like(w_r), 4, alpha=0.0)
+
+
+def test_bad_options(small):
+    _, _, w_hh, w_uh, w_r = small
+    with pytest.raises(ValueError, match="readout"):
+        A.variable_memories(w_hh, w_uh, w_r, 4, readout="inverse")
+    with pytest.raises(ValueError, match="removal"):
+        A.variable_memories(w_hh, w_uh, w_r, 4, removal="skip")
+    with pytest.raises(ValueError, match="n_components"):
+        A.variable_memories(w_hh, w_uh, w_r, 4, n_components=1)  # n_h - s kappa = 0
+    with pytest.raises(ValueError, match="threshold"):
+        A.spectral_projector(w_hh, -1.0)
+    with pytest.raises(ValueError, match="kind"):
+        A.spectral_projector(w_hh, 1.0, "sideways")
+
+
+def test_bad_report_arguments(small):
+    _, _, w_hh, w_uh, w_r = small
+    with pytest.raises(ValueError, match="n_select"):
+        A.spectrum_report(w_hh, 4, 13)
+    with pytest.raises(ValueError, match="contents"):
+        A.decode_memories(np.zeros((3, 4)), np.ones((4, 3)))
+    with pytest.raises(ValueError, match="inputs"):
+        A.decode_memories(np.zeros((3, 4, 3)), np.ones((4, 2)))
+    with pytest.raises(ValueError, match="zero"):
+        A.decode_memories(np.zeros((3, 4, 3)), np.zeros((4, 3)))
+    with pytest.raises(ValueError, match="shapes differ"):
+        A.relative_error(np.eye(2), np.eye(3))
+    vm = A.variable_memories(w_hh, w_uh, w_r, 4)
+    with pytest.raises(ValueError, match="memory index"):
+        vm.memory(0)
+    with pytest.raises(ValueError, match="last axis"):
+        vm.contents(np.zeros(5))
