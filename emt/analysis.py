@@ -59,6 +59,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import scipy.linalg as sla
 
+from emt._validate import matrix
+from emt._validate import positive_int as _pos_int
 from emt.circuits import slot_of
 
 #: Readings of W_r^* accepted by :func:`variable_memories`.
@@ -78,21 +80,6 @@ PCA_RTOL = 1e-9
 # ----------------------------------------------------------------------------- checks
 
 
-def _pos_int(name: str, v) -> int:
-    if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
-        raise ValueError(f"{name} must be a positive integer, got {v!r}")
-    return int(v)
-
-
-def _matrix(a, name: str) -> np.ndarray:
-    a = np.asarray(a, dtype=float)
-    if a.ndim != 2:
-        raise ValueError(f"{name} must be a 2-D array, got shape {a.shape}")
-    if not np.all(np.isfinite(a)):
-        raise ValueError(f"{name} contains non-finite entries")
-    return a
-
-
 def check_weights(w_hh, w_uh, w_r, s: int):
     """Validate ``(W_hh, W_uh, W_r, s)`` and return ``(W_hh, W_uh, W_r, n_h, kappa)`` as float arrays.
 
@@ -102,9 +89,9 @@ def check_weights(w_hh, w_uh, w_r, s: int):
     or ``s * kappa`` larger than the hidden size.
     """
     s = _pos_int("s", s)
-    w_hh = _matrix(w_hh, "W_hh")
-    w_uh = _matrix(w_uh, "W_uh")
-    w_r = _matrix(w_r, "W_r")
+    w_hh = matrix(w_hh, "W_hh", finite=True)
+    w_uh = matrix(w_uh, "W_uh", finite=True)
+    w_r = matrix(w_r, "W_r", finite=True)
     n_h = w_hh.shape[0]
     if w_hh.shape != (n_h, n_h):
         raise ValueError(f"W_hh must be square, got shape {w_hh.shape}")
@@ -161,7 +148,7 @@ def spectral_projector(w, threshold: float = 1.0, kind: str = "oblique") -> tupl
       small eigenvalues.
     * ``kind="none"``: the identity.
     """
-    w = _matrix(w, "W")
+    w = matrix(w, "W", finite=True)
     n = w.shape[0]
     if w.shape != (n, n):
         raise ValueError(f"W must be square, got shape {w.shape}")
@@ -204,8 +191,8 @@ def forward_memories(w_hh, w_uh, s: int) -> np.ndarray:
 
     Chapter "Reading the trained network". Returns the ``(n_h, s*kappa)`` array ``[Psi_1, ..., Psi_s]``.
     """
-    w_hh = _matrix(w_hh, "W_hh")
-    w_uh = _matrix(w_uh, "W_uh")
+    w_hh = matrix(w_hh, "W_hh", finite=True)
+    w_uh = matrix(w_uh, "W_uh", finite=True)
     s = _pos_int("s", s)
     if w_hh.shape[0] != w_hh.shape[1] or w_uh.shape[0] != w_hh.shape[0]:
         raise ValueError(f"W_hh must be square and W_uh must have as many rows, got {w_hh.shape} and {w_uh.shape}")
@@ -221,8 +208,8 @@ def readout_covectors(w_hh, w_r, s: int) -> np.ndarray:
     Chapter "Reading the trained network" (paper Sec. 6: W_r propagated backwards in time). For the
     exact circuit ``W_r W_hh^k`` reads memory k, since ``Phi^k`` brings memory k to memory s.
     """
-    w_hh = _matrix(w_hh, "W_hh")
-    w_r = _matrix(w_r, "W_r")
+    w_hh = matrix(w_hh, "W_hh", finite=True)
+    w_r = matrix(w_r, "W_r", finite=True)
     s = _pos_int("s", s)
     if w_hh.shape[0] != w_hh.shape[1] or w_r.shape[1] != w_hh.shape[0]:
         raise ValueError(f"W_hh must be square and W_r must have as many columns, got {w_hh.shape} and {w_r.shape}")
@@ -244,8 +231,8 @@ def backward_memories(w_hh, w_r, s: int, readout: str = "dual") -> np.ndarray:
     """
     if readout not in READOUTS:
         raise ValueError(f"readout must be one of {READOUTS}, got {readout!r}")
-    w_hh = _matrix(w_hh, "W_hh")
-    w_r = _matrix(w_r, "W_r")
+    w_hh = matrix(w_hh, "W_hh", finite=True)
+    w_r = matrix(w_r, "W_r", finite=True)
     s = _pos_int("s", s)
     if readout == "dual":
         c = readout_covectors(w_hh, w_r, s)
@@ -510,7 +497,7 @@ def block_report(vm: VariableMemories, phi_theory) -> dict:
       spectral radius of ``Psi_perp^* W_hh Psi_perp``;
     * ``psi_scale``: the root-mean-square column norm of Psi that was divided out.
     """
-    phi_theory = _matrix(phi_theory, "phi_theory")
+    phi_theory = matrix(phi_theory, "phi_theory", finite=True)
     n, k = vm.n, vm.kappa
     if phi_theory.shape != (n, n):
         raise ValueError(f"phi_theory must have shape (s*kappa, s*kappa) = ({n}, {n}), got {phi_theory.shape}")
@@ -564,7 +551,7 @@ def spectrum_report(w, s: int, n_select: int) -> SpectrumReport:
     of unity as eigenvalues, each kappa times). An eigenvalue at angle theta is assigned to the
     direction ``j = round(theta s / 2 pi) mod s``; its angular error is the distance to ``2 pi j / s``.
     """
-    w = _matrix(w, "W")
+    w = matrix(w, "W", finite=True)
     if w.shape[0] != w.shape[1]:
         raise ValueError(f"W must be square, got shape {w.shape}")
     s = _pos_int("s", s)

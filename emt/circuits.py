@@ -24,21 +24,11 @@ from __future__ import annotations
 
 import numpy as np
 
+from emt._validate import matrix as _as_matrix
+from emt._validate import positive_ints as _check_pos_int
+
 #: A basis is rejected as rank deficient when sigma_min <= RCOND * sigma_max.
 RCOND = 1e-10
-
-
-def _check_pos_int(**values) -> None:
-    for name, v in values.items():
-        if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
-            raise ValueError(f"{name} must be a positive integer, got {v!r}")
-
-
-def _as_matrix(a, name: str) -> np.ndarray:
-    a = np.asarray(a, dtype=float)
-    if a.ndim != 2:
-        raise ValueError(f"{name} must be a 2-D array, got shape {a.shape}")
-    return a
 
 
 def _check_basis(basis, s: int | None = None, kappa: int | None = None) -> np.ndarray:

@@ -37,6 +37,7 @@ import numpy as np
 import torch
 
 from emt.tasks import repeat_copy_batch
+from emt._validate import positive_int as _positive_int
 
 #: Version of the checkpoint format; it enters the cache key, so a change invalidates old files.
 FORMAT_VERSION = 1
@@ -57,11 +58,6 @@ class CacheWarning(UserWarning):
 
 class CriterionWarning(UserWarning):
     """Training stopped at ``max_steps`` without meeting the criterion."""
-
-
-def _positive_int(name: str, value: Any) -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
 
 
 def _warn_small_hidden(hidden: int, s: int, kappa: int) -> None:

@@ -27,13 +27,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from emt._validate import positive_ints as _check_sizes
+
 _VALUE_KINDS = ("pm1", "01", "real")
-
-
-def _check_sizes(**sizes: int) -> None:
-    for name, value in sizes.items():
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-            raise ValueError(f"{name} must be a positive integer, got {value!r}")
 
 
 def _check_n_out(n_out) -> None:
