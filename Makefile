@@ -5,7 +5,9 @@
 
 PYTHON ?= python3
 VENV ?= .venv
-# CPU torch is installed first, on its own, so that nothing later pulls a CUDA build.
+# torch is installed first, on its own, so that the later install keeps it instead of choosing one.
+# Here pip finds the CPU wheel of torch 2.13.0 locally; elsewhere, pip's default torch on Linux is
+# a CUDA build: add PyTorch's CPU wheel index, e.g. TORCH_SPEC="torch --index-url <cpu index>".
 TORCH_SPEC ?= torch==2.13.0
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.emt-installed
@@ -17,7 +19,7 @@ venv: $(STAMP)
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -c "import torch" 2>/dev/null || $(BIN)/python -m pip install --quiet "$(TORCH_SPEC)"
+	$(BIN)/python -c "import torch" 2>/dev/null || $(BIN)/python -m pip install --quiet $(TORCH_SPEC)
 	$(BIN)/python -m pip install --quiet -e ".[test]"
 	$(BIN)/python -m ipykernel install --sys-prefix --name python3 --display-name "Python 3" > /dev/null
 	touch $(STAMP)
