@@ -474,6 +474,14 @@ def iterate(step: Callable, v0, n_steps: int) -> np.ndarray:
     return np.array(out)
 
 
+def _solve(field, y0, t_eval, method, rtol, atol, what: str) -> np.ndarray:
+    """solve_ivp over t_eval; the solution as rows (len(t_eval), dim); ValueError if it fails."""
+    sol = solve_ivp(field, (t_eval[0], t_eval[-1]), y0, method=method, t_eval=t_eval, rtol=rtol, atol=atol)
+    if not sol.success:
+        raise ValueError(f"integration of {what} failed: {sol.message}")
+    return sol.y.T
+
+
 def integrate_eq1(
     Xi,
     Phi_prime,
@@ -513,18 +521,7 @@ def integrate_eq1(
     def field(_t, y):
         return scale * np.concatenate(m.terms(y[:n_f], y[n_f : n_f + n_h], y[n_f + n_h :]))
 
-    sol = solve_ivp(
-        field,
-        (t_eval[0], t_eval[-1]),
-        np.concatenate([v_f0, v_h0, v_d0]),
-        method=method,
-        t_eval=t_eval,
-        rtol=rtol,
-        atol=atol,
-    )
-    if not sol.success:
-        raise ValueError(f"integration of Eq. 1 failed: {sol.message}")
-    y = sol.y.T
+    y = _solve(field, np.concatenate([v_f0, v_h0, v_d0]), t_eval, method, rtol, atol, "Eq. 1")
     return y[:, :n_f], y[:, n_f : n_f + n_h], y[:, n_f + n_h :]
 
 
@@ -549,18 +546,7 @@ def integrate_reduced(
     m = _Model(Xi, Phi_prime, **model)
     v_f0 = m.vector(v_f0, m.n_f, "v_f0")
     t_eval = _times(t_eval)
-    sol = solve_ivp(
-        lambda _t, v: m.reduced(v) / T_f,
-        (t_eval[0], t_eval[-1]),
-        v_f0,
-        method=method,
-        t_eval=t_eval,
-        rtol=rtol,
-        atol=atol,
-    )
-    if not sol.success:
-        raise ValueError(f"integration of the reduced flow failed: {sol.message}")
-    return sol.y.T
+    return _solve(lambda _t, v: m.reduced(v) / T_f, v_f0, t_eval, method, rtol, atol, "the reduced flow")
 
 
 def relaxation_scheme(

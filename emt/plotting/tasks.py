@@ -15,6 +15,15 @@ import numpy as np
 from . import ACCENT, MEASURED, THEORY, use_style
 
 
+
+def _panel_grid(panels, ncols: int, width: float, height: float):
+    """Figure with one axes per panel, ``ncols`` per row (book style applied)."""
+    use_style()
+    if len(panels) == 0:
+        raise ValueError("panels must hold at least one panel")
+    nrows = int(np.ceil(len(panels) / ncols))
+    return plt.subplots(nrows, ncols, figsize=(width * ncols, height * nrows), squeeze=False)
+
 def _multiplicities(values: np.ndarray, tol: float = 1e-6) -> list[tuple[complex, int]]:
     """Group nearly equal complex numbers: [(representative, count), ...]."""
     groups: list[list] = []
@@ -37,12 +46,7 @@ def spectra(panels: Sequence[dict], ncols: int = 2):
     multiplicity when it exceeds 1) and optionally ``radius`` (a circle of that radius, e.g.
     the spectral radius of a growing task). The unit circle is dashed. Returns the Figure.
     """
-    use_style()
-    n = len(panels)
-    if n == 0:
-        raise ValueError("panels must hold at least one panel")
-    nrows = int(np.ceil(n / ncols))
-    fig, axes = plt.subplots(nrows, ncols, figsize=(3.5 * ncols, 3.5 * nrows), squeeze=False)
+    fig, axes = _panel_grid(panels, ncols, 3.5, 3.5)
     theta = np.linspace(0, 2 * np.pi, 400)
     for ax, p in zip(axes.flat, panels):
         ax.plot(np.cos(theta), np.sin(theta), ls="--", lw=0.8, color="0.6", label="unit circle")
@@ -67,10 +71,10 @@ def spectra(panels: Sequence[dict], ncols: int = 2):
         ax.set_title(p["title"])
         ax.set_xlabel("Re z")
         ax.set_ylabel("Im z")
-    for ax in list(axes.flat)[n:]:
+    for ax in list(axes.flat)[len(panels):]:
         ax.set_visible(False)
     seen: dict[str, object] = {}
-    for ax in list(axes.flat)[:n]:
+    for ax in list(axes.flat)[:len(panels)]:
         for h, lab in zip(*ax.get_legend_handles_labels()):
             seen.setdefault(lab, h)
     fig.legend(list(seen.values()), list(seen.keys()), loc="lower center", ncol=5, fontsize=8)
@@ -86,12 +90,7 @@ def outputs_vs_reference(panels: Sequence[dict], ncols: int = 2):
     draws the Euclidean norm of each vector on a logarithmic axis together with ``growth``
     (a pair ``(c, rho)`` drawn as the line ``c * rho**k``). Returns the Figure.
     """
-    use_style()
-    n = len(panels)
-    if n == 0:
-        raise ValueError("panels must hold at least one panel")
-    nrows = int(np.ceil(n / ncols))
-    fig, axes = plt.subplots(nrows, ncols, figsize=(4.2 * ncols, 2.8 * nrows), squeeze=False)
+    fig, axes = _panel_grid(panels, ncols, 4.2, 2.8)
     colours = plt.get_cmap("tab10")
     for ax, p in zip(axes.flat, panels):
         k = np.asarray(p["k"])
@@ -115,7 +114,7 @@ def outputs_vs_reference(panels: Sequence[dict], ncols: int = 2):
             ax.legend(fontsize=7, loc="upper center", ncol=3)
         ax.set_title(p["title"])
         ax.set_xlabel("time step k")
-    for ax in list(axes.flat)[n:]:
+    for ax in list(axes.flat)[len(panels):]:
         ax.set_visible(False)
     fig.tight_layout()
     return fig
