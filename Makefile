@@ -12,7 +12,7 @@ TORCH_SPEC ?= torch==2.13.0
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.emt-installed
 
-.PHONY: book test notebooks venv clean
+.PHONY: book test test-portable lint format notebooks venv clean
 
 venv: $(STAMP)
 
@@ -29,6 +29,22 @@ book: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest --nbval
+
+# The notebooks' stored outputs must not depend on the machine: rerun them under three
+# OpenBLAS kernels (Prescott, Haswell, SkylakeX) and 1 or 2 threads; NB=... for a subset.
+test-portable: $(STAMP)
+	$(BIN)/python scripts/test_portable.py $(NB)
+
+# ruff: lint and format check of emt/, tests/, scripts/ and the chapters' code cells.
+lint: $(STAMP)
+	$(BIN)/ruff check emt tests scripts book/*.ipynb
+	$(BIN)/ruff format --check emt tests scripts
+	$(BIN)/python scripts/format_chapters.py --check
+
+# Apply ruff's formatting (then `make notebooks` to regenerate the chapters' .ipynb).
+format: $(STAMP)
+	$(BIN)/ruff format emt tests scripts
+	$(BIN)/python scripts/format_chapters.py
 
 # Regenerate every book/*.ipynb from its .md source and execute it (outputs stored).
 notebooks: $(STAMP)

@@ -96,7 +96,9 @@ def check_weights(w_hh, w_uh, w_r, s: int):
     if w_hh.shape != (n_h, n_h):
         raise ValueError(f"W_hh must be square, got shape {w_hh.shape}")
     if w_uh.shape[0] != n_h:
-        raise ValueError(f"W_uh must have n_h = {n_h} rows (shape (n_h, kappa)), got shape {w_uh.shape}")
+        raise ValueError(
+            f"W_uh must have n_h = {n_h} rows (shape (n_h, kappa)), got shape {w_uh.shape}"
+        )
     kappa = w_uh.shape[1]
     if w_r.shape != (kappa, n_h):
         raise ValueError(
@@ -179,7 +181,9 @@ def spectral_projector(w, threshold: float = 1.0, kind: str = "oblique") -> tupl
         q = np.linalg.svd(np.eye(n) - p)[0][:, : n - m]
         p = np.eye(n) - q @ q.conj().T
     if np.abs(p.imag).max() > 1e-8 * max(1.0, np.abs(p.real).max()):
-        raise ValueError("spectral projector is not real: the selected eigenvalues are not closed under conjugation")
+        raise ValueError(
+            "spectral projector is not real: the selected eigenvalues are not closed under conjugation"
+        )
     return p.real.copy(), m
 
 
@@ -195,7 +199,9 @@ def forward_memories(w_hh, w_uh, s: int) -> np.ndarray:
     w_uh = matrix(w_uh, "W_uh", finite=True)
     s = _pos_int("s", s)
     if w_hh.shape[0] != w_hh.shape[1] or w_uh.shape[0] != w_hh.shape[0]:
-        raise ValueError(f"W_hh must be square and W_uh must have as many rows, got {w_hh.shape} and {w_uh.shape}")
+        raise ValueError(
+            f"W_hh must be square and W_uh must have as many rows, got {w_hh.shape} and {w_uh.shape}"
+        )
     blocks = [w_uh]
     for _ in range(s - 1):
         blocks.append(w_hh @ blocks[-1])
@@ -212,7 +218,9 @@ def readout_covectors(w_hh, w_r, s: int) -> np.ndarray:
     w_r = matrix(w_r, "W_r", finite=True)
     s = _pos_int("s", s)
     if w_hh.shape[0] != w_hh.shape[1] or w_r.shape[1] != w_hh.shape[0]:
-        raise ValueError(f"W_hh must be square and W_r must have as many columns, got {w_hh.shape} and {w_r.shape}")
+        raise ValueError(
+            f"W_hh must be square and W_r must have as many columns, got {w_hh.shape} and {w_r.shape}"
+        )
     rows = [None] * s
     rows[s - 1] = w_r
     cur = w_r
@@ -239,7 +247,8 @@ def backward_memories(w_hh, w_r, s: int, readout: str = "dual") -> np.ndarray:
         ok, cond = _rank_ok(c)
         if not ok:
             raise ValueError(
-                f"the readout covectors W_r W_hh^k (k = 0..s-1) are linearly dependent (condition {cond:.3g}): "
+                f"the readout covectors W_r W_hh^k (k = 0..s-1) are linearly dependent "
+                f"(condition {cond:.3g}): "
                 "their dual basis does not exist"
             )
         return np.linalg.pinv(c)
@@ -318,10 +327,15 @@ class VariableMemories:
         return self.dual[(k - 1) * self.kappa : k * self.kappa]
 
     def contents(self, h) -> np.ndarray:
-        """Memory contents ``Psi_j^* h`` of hidden states ``h`` (last axis n_h): shape ``h.shape[:-1] + (s, kappa)``."""
+        """Memory contents ``Psi_j^* h`` of hidden states ``h`` (last axis n_h).
+
+        Shape ``h.shape[:-1] + (s, kappa)``.
+        """
         h = np.asarray(h, dtype=float)
         if h.ndim < 1 or h.shape[-1] != self.basis.shape[0]:
-            raise ValueError(f"h must have last axis n_h = {self.basis.shape[0]}, got shape {h.shape}")
+            raise ValueError(
+                f"h must have last axis n_h = {self.basis.shape[0]}, got shape {h.shape}"
+            )
         c = h @ self.dual[: self.n].T
         return c.reshape(c.shape[:-1] + (self.s, self.kappa))
 
@@ -386,8 +400,14 @@ def variable_memories(
     n_perp_max = n_h - n
     if n_components is None:
         n_components = n_perp_max
-    if isinstance(n_components, bool) or not isinstance(n_components, (int, np.integer)) or not 0 <= n_components <= n_perp_max:
-        raise ValueError(f"n_components must be an integer in 0..n_h - s*kappa = 0..{n_perp_max}, got {n_components!r}")
+    if (
+        isinstance(n_components, bool)
+        or not isinstance(n_components, (int, np.integer))
+        or not 0 <= n_components <= n_perp_max
+    ):
+        raise ValueError(
+            f"n_components must be an integer in 0..n_h - s*kappa = 0..{n_perp_max}, got {n_components!r}"
+        )
     if hidden_states is not None:
         hs = np.asarray(hidden_states, dtype=float)
         if hs.ndim < 1 or hs.shape[-1] != n_h:
@@ -415,7 +435,9 @@ def variable_memories(
                 f"; only {n_large} eigenvalues of W_hh have modulus >= threshold = {threshold}, "
                 f"fewer than s*kappa = {n}"
             )
-        raise ValueError(f"the variable memories Psi come out singular (condition {cond:.3g}){hint}")
+        raise ValueError(
+            f"the variable memories Psi come out singular (condition {cond:.3g}){hint}"
+        )
 
     # 3. the rest of the space from PCA of the residual hidden states
     pcs = np.zeros((n_h, 0))
@@ -486,6 +508,9 @@ def block_report(vm: VariableMemories, phi_theory) -> dict:
       ``phi_theory``; ``wrap_error`` the same restricted to the first block column (the image of
       memory 1, which repeat copy sends to memory s: the column that Algorithm 1 with alpha = 1
       does not force, see the chapter) and ``shift_error`` to the other block columns;
+      ``row_wrap_error`` the same for block row s-1 (what memory s-1
+      reads; the row the dual readout with alpha = 0 leaves free) and
+      ``row_shift_error`` for the other block rows (both 0 if s = 1);
     * ``coupling_in`` = ``||Psi^* W_hh Psi_perp||_F / ||Psi^* W_hh Psi||_F`` and ``coupling_out`` =
       ``||Psi_perp^* W_hh Psi||_F / ||Psi^* W_hh Psi||_F``, both computed after rescaling Psi by
       one scalar so that its columns have the same root-mean-square norm as those of Psi_perp
@@ -500,17 +525,23 @@ def block_report(vm: VariableMemories, phi_theory) -> dict:
     phi_theory = matrix(phi_theory, "phi_theory", finite=True)
     n, k = vm.n, vm.kappa
     if phi_theory.shape != (n, n):
-        raise ValueError(f"phi_theory must have shape (s*kappa, s*kappa) = ({n}, {n}), got {phi_theory.shape}")
+        raise ValueError(
+            f"phi_theory must have shape (s*kappa, s*kappa) = ({n}, {n}), got {phi_theory.shape}"
+        )
     m = vm.memory_block
     nm, mm = np.linalg.norm(m), np.abs(m).max()
     c = float(np.sqrt(np.mean(np.sum(vm.psi**2, axis=0))))
     to_m = c * vm.to_memory_block  # Psi -> Psi / c multiplies Psi^* by c
     from_m = vm.from_memory_block / c
     rest = vm.rest_block
+    row = np.zeros(n, dtype=bool)
+    row[(vm.s - 2) * k : (vm.s - 1) * k] = vm.s > 1  # block row s-1
     return {
         "block_error": relative_error(m, phi_theory),
         "shift_error": relative_error(m[:, k:], phi_theory[:, k:]) if n > k else 0.0,
         "wrap_error": relative_error(m[:, :k], phi_theory[:, :k]),
+        "row_wrap_error": (relative_error(m[row], phi_theory[row]) if vm.s > 1 else 0.0),
+        "row_shift_error": (relative_error(m[~row], phi_theory[~row]) if vm.s > 1 else 0.0),
         "coupling_in": float(np.linalg.norm(to_m) / nm),
         "coupling_out": float(np.linalg.norm(from_m) / nm),
         "coupling_in_max": float(np.abs(to_m).max() / mm) if to_m.size else 0.0,
@@ -530,7 +561,9 @@ class SpectrumReport:
 
     eigenvalues: np.ndarray  # all eigenvalues, sorted by decreasing modulus
     selected: np.ndarray  # the n_select largest in modulus
-    direction: np.ndarray  # for each selected eigenvalue, the index j of the nearest direction 2 pi j / s
+    direction: (
+        np.ndarray
+    )  # for each selected eigenvalue, the index j of the nearest direction 2 pi j / s
     counts: np.ndarray  # (s,) how many selected eigenvalues point in each direction
     angular_error: np.ndarray  # (n_select,) |angle - 2 pi j / s| in radians
     gap: float  # |lambda_{n_select}| / |lambda_{n_select + 1}| (inf if there is no next one)
@@ -566,7 +599,11 @@ def spectrum_report(w, s: int, n_select: int) -> SpectrumReport:
     j = np.mod(np.round(theta / step), s).astype(int)
     err = np.abs(np.angle(np.exp(1j * (theta - j * step))))
     counts = np.bincount(j, minlength=s)
-    gap = float(np.abs(ev[n_select - 1]) / np.abs(ev[n_select])) if n_select < ev.size and ev[n_select] != 0 else np.inf
+    gap = (
+        float(np.abs(ev[n_select - 1]) / np.abs(ev[n_select]))
+        if n_select < ev.size and ev[n_select] != 0
+        else np.inf
+    )
     return SpectrumReport(ev, sel, j, counts, err, gap)
 
 
@@ -587,7 +624,11 @@ def memory_slots(s: int, T: int) -> np.ndarray:
         raise ValueError(f"T must be a non-negative integer, got {T!r}")
     k = np.arange(T)[:, None]
     mu = np.arange(1, s + 1)[None, :]
-    slots = slot_of(np.broadcast_to(mu, (T, s)).copy(), np.broadcast_to((k + 1) % s, (T, s)).copy(), s) if T else np.zeros((0, s), int)
+    slots = (
+        slot_of(np.broadcast_to(mu, (T, s)).copy(), np.broadcast_to((k + 1) % s, (T, s)).copy(), s)
+        if T
+        else np.zeros((0, s), int)
+    )
     return np.where(mu - 1 <= k, slots, 0)
 
 
@@ -597,7 +638,9 @@ class DecodingReport:
 
     slots: np.ndarray  # (T, s) predicted memory of input mu at step k (0: not yet written)
     cosine: np.ndarray  # (T, s) cosine between Psi_slot^* h[k] and u(mu); nan where not written
-    signs_ok: np.ndarray  # (T, s) every bit of u(mu) has the sign read from its memory (False if not written)
+    signs_ok: (
+        np.ndarray
+    )  # (T, s) every bit of u(mu) has the sign read from its memory (False if not written)
     bit_accuracy: float  # fraction of written bits whose sign is right
     bits_ok: np.ndarray  # (T, s, kappa) the sign of each bit is right (False if not written)
 
@@ -643,7 +686,11 @@ def decode_memories(contents, inputs) -> DecodingReport:
     read = c[kk, slots[kk, mm] - 1]  # (pairs, kappa): the memory the slot formula names
     want = u[mm]
     nr = np.linalg.norm(read, axis=1)
-    cos = np.where(nr > 0, np.sum(read * want, axis=1) / np.where(nr > 0, nr, 1.0) / np.linalg.norm(want, axis=1), 0.0)
+    cos = np.where(
+        nr > 0,
+        np.sum(read * want, axis=1) / np.where(nr > 0, nr, 1.0) / np.linalg.norm(want, axis=1),
+        0.0,
+    )
     ok = np.sign(read) == np.sign(want)
     cosine = np.full((T, s), np.nan)
     cosine[kk, mm] = cos
@@ -653,3 +700,171 @@ def decode_memories(contents, inputs) -> DecodingReport:
     bits_ok[kk, mm] = ok
     acc = float(ok.mean()) if ok.size else float("nan")
     return DecodingReport(slots, cosine, signs_ok, acc, bits_ok)
+
+
+# ------------------------------------------------------------ what is forced
+
+
+def shift_defects(
+    w_hh, w_uh, w_r, s: int, readout: str = "dual", removal: str = "oblique", threshold: float = 1.0
+) -> dict:
+    """How far ``W_hh`` is from shifting each branch of Algorithm 1 by one.
+
+    Chapter "Reading the trained network" (book/reading_trained.md),
+    section "What the construction forces"; paper Sec. 6 (Algorithm 1,
+    Eq. 14-15). With ``P`` the projector of the removal step
+    (:func:`spectral_projector`), ``F_k = W_hh^(s-k) W_uh`` the forward
+    estimates (:func:`forward_memories`) and ``B_k`` the backward ones
+    (:func:`backward_memories`), returns a dict with two arrays of length
+    s - 1, for k = 2..s:
+
+    * ``forward``: ``||W_hh P F_k - P F_{k-1}||_F / ||P F_{k-1}||_F``;
+    * ``backward``: ``||W_hh P B_k - P B_{k-1}||_F / ||P B_{k-1}||_F``.
+
+    Since ``W_hh F_k = F_{k-1}`` by definition and ``P`` commutes with
+    ``W_hh`` (oblique removal, or none), ``forward`` is zero up to rounding
+    for *every* ``W_hh``: the forward half of each shift column of the
+    memory block is forced by the construction. Block column k >= 2 of
+    ``Psi^+ W_hh Psi`` is that of Phi plus
+    ``(1 - alpha) Psi^+ P (W_hh B_k - B_{k-1})``, so only the backward
+    defects (and the wrap-around column k = 1) show what a network learned.
+    Raises ValueError as :func:`variable_memories` does for bad weights or
+    options, and for s < 2.
+    """
+    w_hh, w_uh, w_r, _, _ = check_weights(w_hh, w_uh, w_r, s)
+    if readout not in READOUTS:
+        raise ValueError(f"readout must be one of {READOUTS}, got {readout!r}")
+    if removal not in REMOVALS:
+        raise ValueError(f"removal must be one of {REMOVALS}, got {removal!r}")
+    if s < 2:
+        raise ValueError(f"s must be at least 2 for a shift between memories, got {s}")
+    proj, _ = spectral_projector(w_hh, threshold, removal)
+    kappa = w_uh.shape[1]
+    branches = (
+        ("forward", forward_memories(w_hh, w_uh, s)),
+        ("backward", backward_memories(w_hh, w_r, s, readout)),
+    )
+    out = {}
+    for name, est in branches:
+        p_est = proj @ est
+        moved = w_hh @ p_est
+        defects = []
+        for k in range(2, s + 1):  # memory k: columns (k-1)*kappa..k*kappa-1
+            cur = slice((k - 1) * kappa, k * kappa)
+            prev = slice((k - 2) * kappa, (k - 1) * kappa)
+            ref = np.linalg.norm(p_est[:, prev])
+            if ref == 0:
+                raise ValueError(f"the {name} estimate of memory {k - 1} is zero after the removal")
+            diff = moved[:, cur] - p_est[:, prev]
+            defects.append(np.linalg.norm(diff) / ref)
+        out[name] = np.array(defects)
+    return out
+
+
+# ------------------------------------------------------------ Figure 3A and 3D
+
+
+def figure3_metrics(
+    weights,
+    s: int,
+    phi_theory,
+    pca_states,
+    probe_states,
+    probe_inputs,
+    batch_states,
+    batch_inputs,
+    *,
+    alpha: float = 0.5,
+    readout: str = "dual",
+    removal: str = "oblique",
+    threshold: float = 1.0,
+) -> dict:
+    """The numbers of Figures 3A and 3D for one network and one setting.
+
+    Chapter "Reading the trained network" (book/reading_trained.md),
+    sections "The choice of alpha" and "Three seeds"; paper Sec. 6
+    (Algorithm 1, Eq. 14-15) and Sec. 7 (Figure 3A, 3D).
+
+    Arguments: ``weights``, a mapping with ``"W_hh"``, ``"W_uh"``,
+    ``"W_r"`` (the format of :meth:`emt.rnn.Trained.weights`); ``s`` and
+    ``phi_theory`` (Phi of Eq. 12, or of another task); ``pca_states``,
+    hidden states for the PCA of Algorithm 1 (last axis n_h); a *probe* run,
+    ``probe_states`` ``(T, n_h)`` with its ``probe_inputs`` ``(s, kappa)``
+    (the inputs of the input phase; Figure 3C-D use the bitmap "3141"); a
+    *batch* of runs, ``batch_states`` ``(B, T, n_h)`` with ``batch_inputs``
+    ``(B, s, kappa)``. The runs must go on past the input phase (T > s):
+    steps 0..s-1 are the input phase, the others the output phase.
+    ``alpha``, ``readout``, ``removal`` and ``threshold`` go to
+    :func:`variable_memories`.
+
+    Returns a dict of floats:
+
+    * from :func:`block_report` (Figure 3A): ``block_error``,
+      ``shift_error``, ``wrap_error``, ``coupling_in``, ``coupling_out``;
+    * from :func:`decode_memories` on the probe (Figure 3D): ``acc_3141``,
+      the fraction of stored bits read with the right sign from the memory
+      the slot formula names, and ``cos_3141_in``/``cos_3141_out``, the
+      smallest cosine in the input/output phase;
+    * on the batch: ``rnd_acc_in``/``rnd_acc_out``, the mean over runs of
+      the fraction of right signs in the input/output phase, and
+      ``rnd_cos_mean``/``rnd_cos_min``, the mean and the smallest cosine
+      over all (run, step, input) pairs.
+
+    Raises ValueError for a missing weight, states or inputs of the wrong
+    shape, runs that end with the input phase, and whatever
+    :func:`variable_memories` refuses.
+    """
+    missing = [k for k in ("W_hh", "W_uh", "W_r") if k not in weights]
+    if missing:
+        raise ValueError(f"weights lacks {missing}: it needs 'W_hh', 'W_uh' and 'W_r'")
+    vm = variable_memories(
+        weights["W_hh"],
+        weights["W_uh"],
+        weights["W_r"],
+        s,
+        alpha=alpha,
+        threshold=threshold,
+        hidden_states=pca_states,
+        readout=readout,
+        removal=removal,
+    )
+    n_h, kappa = vm.basis.shape[0], vm.kappa
+    probe_states = np.asarray(probe_states, dtype=float)
+    batch_states = np.asarray(batch_states, dtype=float)
+    probe_inputs = np.asarray(probe_inputs, dtype=float)
+    batch_inputs = np.asarray(batch_inputs, dtype=float)
+    if probe_states.ndim != 2 or probe_states.shape[1] != n_h:
+        raise ValueError(f"probe_states must have shape (T, n_h = {n_h}), got {probe_states.shape}")
+    n_b = batch_states.shape[0] if batch_states.ndim == 3 else 0
+    if n_b < 1 or batch_states.shape[2] != n_h:
+        raise ValueError(
+            f"batch_states must have shape (B, T, n_h = {n_h}), got {batch_states.shape}"
+        )
+    if probe_inputs.shape != (s, kappa):
+        raise ValueError(
+            f"probe_inputs must have shape (s, kappa) = ({s}, {kappa}), got {probe_inputs.shape}"
+        )
+    if batch_inputs.shape != (n_b, s, kappa):
+        raise ValueError(
+            f"batch_inputs must have shape (B, s, kappa) = "
+            f"({n_b}, {s}, {kappa}), got {batch_inputs.shape}"
+        )
+    if min(probe_states.shape[0], batch_states.shape[1]) <= s:
+        raise ValueError(f"the runs must go on past the input phase: T > s = {s} steps")
+    rep = block_report(vm, phi_theory)
+    probe = decode_memories(vm.contents(probe_states), probe_inputs)
+    contents = vm.contents(batch_states)
+    runs = [decode_memories(c, u) for c, u in zip(contents, batch_inputs)]
+    cos = np.array([r.cosine for r in runs])
+    keys = ("block_error", "shift_error", "wrap_error", "coupling_in", "coupling_out")
+    out = {key: rep[key] for key in keys}
+    out.update(
+        acc_3141=probe.bit_accuracy,
+        cos_3141_in=float(np.nanmin(probe.cosine[:s])),
+        cos_3141_out=float(np.nanmin(probe.cosine[s:])),
+        rnd_acc_in=float(np.mean([r.accuracy(slice(0, s)) for r in runs])),
+        rnd_acc_out=float(np.mean([r.accuracy(slice(s, None)) for r in runs])),
+        rnd_cos_mean=float(np.nanmean(cos)),
+        rnd_cos_min=float(np.nanmin(cos)),
+    )
+    return out

@@ -12,14 +12,17 @@ is s*kappa = 80) and trains each size for the given seeds until a size fails. It
 
 Other options: ``--seeds 0 1 2``, ``--threads N`` (torch threads during training),
 ``--hidden N``, ``--sizes ...``, ``--search-seeds ...``, ``--search-only`` (skip the 3-seed
-run), ``--max-steps N``. Wall times include only training and depend on the machine's load,
-which is printed with every row.
+run), ``--max-steps N``, ``--out PATH`` (write the search as JSON: command,
+machine, recipe, one row per seed; the book reads
+``book/data/hidden_search.json``). Wall times include only training and depend
+on the machine's load, which is printed with every row.
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
+import json
 import os
 import platform
 import statistics
@@ -63,13 +66,17 @@ def run_one(config: TrainConfig) -> dict:
 
 
 def _row(r: dict) -> str:
-    return (f"{r['hidden']:>6d} {r['seed']:>4d} {r['steps']:>6d} {r['wall']:>8.1f} "
-            f"{100 * r['seq3']:>9.1f} {100 * r['bit3']:>9.3f} {100 * r['bit200']:>10.3f}   "
-            f"{'yes' if r['criterion'] else 'NO'}")
+    return (
+        f"{r['hidden']:>6d} {r['seed']:>4d} {r['steps']:>6d} {r['wall']:>8.1f} "
+        f"{100 * r['seq3']:>9.1f} {100 * r['bit3']:>9.3f} {100 * r['bit200']:>10.3f}   "
+        f"{'yes' if r['criterion'] else 'NO'}"
+    )
 
 
-HEADER = (f"{'hidden':>6} {'seed':>4} {'steps':>6} {'wall s':>8} {'seq% 3p':>9} {'bit% 3p':>9} "
-          f"{'bit% 200':>10}   criterion")
+HEADER = (
+    f"{'hidden':>6} {'seed':>4} {'steps':>6} {'wall s':>8} {'seq% 3p':>9} {'bit% 3p':>9} "
+    f"{'bit% 200':>10}   criterion"
+)
 
 
 def bench_seeds(base: TrainConfig, seeds: list[int]) -> list[dict]:
@@ -81,16 +88,29 @@ def bench_seeds(base: TrainConfig, seeds: list[int]) -> list[dict]:
         print(_row(r), f"  ({_load()})", flush=True)
     walls = [r["wall"] for r in rows]
     med, mx = statistics.median(walls), max(walls)
-    print(f"median wall {med:.1f} s (target <= {MEDIAN_TARGET:.0f} s: {'met' if med <= MEDIAN_TARGET else 'NOT met'}); "
-          f"max wall {mx:.1f} s (target <= {MAX_TARGET:.0f} s: {'met' if mx <= MAX_TARGET else 'NOT met'})")
-    print(f"median steps {statistics.median(r['steps'] for r in rows):.0f}; criterion (every bit of 1000 fresh "
-          f"sequences over 3 periods, and >= 99.9% of bits over 200 steps) met by "
-          f"{sum(r['criterion'] for r in rows)}/{len(rows)} seeds", flush=True)
+    print(
+        f"median wall {med:.1f} s (target <= {MEDIAN_TARGET:.0f} s: "
+        f"{'met' if med <= MEDIAN_TARGET else 'NOT met'}); "
+        f"max wall {mx:.1f} s (target <= {MAX_TARGET:.0f} s: "
+        f"{'met' if mx <= MAX_TARGET else 'NOT met'})"
+    )
+    print(
+        f"median steps {statistics.median(r['steps'] for r in rows):.0f}; criterion (every bit of 1000 fresh "
+        f"sequences over 3 periods, and >= 99.9% of bits over 200 steps) met by "
+        f"{sum(r['criterion'] for r in rows)}/{len(rows)} seeds",
+        flush=True,
+    )
     return rows
 
 
-def hidden_search(base: TrainConfig, sizes: list[int], seeds: list[int]) -> int | None:
-    print(f"\nsmallest hidden size: sizes {sizes}, seeds {seeds} (theory's floor s*kappa = {base.s * base.kappa})")
+def hidden_search(
+    base: TrainConfig, sizes: list[int], seeds: list[int], rows_out: list[dict] | None = None
+) -> int | None:
+    """Walk the sizes down; append every row to ``rows_out`` when given."""
+    print(
+        f"\nsmallest hidden size: sizes {sizes}, seeds {seeds} "
+        f"(theory's floor s*kappa = {base.s * base.kappa})"
+    )
     print(HEADER, flush=True)
     smallest = None
     for hidden in sorted(sizes, reverse=True):
@@ -98,13 +118,17 @@ def hidden_search(base: TrainConfig, sizes: list[int], seeds: list[int]) -> int 
             warnings.simplefilter("ignore", UserWarning)  # sizes below s*kappa warn by design
             configs = [dataclasses.replace(base, hidden=hidden, seed=seed) for seed in seeds]
         rows = [run_one(c) for c in configs]
+        if rows_out is not None:
+            rows_out.extend(rows)
         for r in rows:
             print(_row(r), f"  ({_load()})", flush=True)
         if all(r["criterion"] for r in rows):
             smallest = hidden
         else:
-            print(f"hidden={hidden} fails the criterion for {sum(not r['criterion'] for r in rows)} of "
-                  f"{len(rows)} seeds; the search stops")
+            print(
+                f"hidden={hidden} fails the criterion for {sum(not r['criterion'] for r in rows)} of "
+                f"{len(rows)} seeds; the search stops"
+            )
             break
     print(f"smallest hidden size meeting the criterion for all seeds: {smallest}", flush=True)
     return smallest
@@ -114,13 +138,23 @@ def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(prog="python -m emt.bench", description=__doc__.split("\n\n")[0])
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     p.add_argument("--hidden", type=int, default=128)
-    p.add_argument("--threads", type=int, default=None, help="torch threads (default: the recipe's)")
+    p.add_argument(
+        "--threads", type=int, default=None, help="torch threads (default: the recipe's)"
+    )
     p.add_argument("--max-steps", type=int, default=None)
-    p.add_argument("--hidden-search", action="store_true", help="also find the smallest hidden size")
+    p.add_argument(
+        "--hidden-search", action="store_true", help="also find the smallest hidden size"
+    )
     p.add_argument("--search-only", action="store_true", help="skip the 3-seed benchmark")
     p.add_argument("--sizes", type=int, nargs="+", default=[128, 112, 96, 88, 80])
-    p.add_argument("--search-seeds", type=int, nargs="+", default=None,
-                   help="seeds per size in the search (default: --seeds)")
+    p.add_argument(
+        "--search-seeds",
+        type=int,
+        nargs="+",
+        default=None,
+        help="seeds per size in the search (default: --seeds)",
+    )
+    p.add_argument("--out", default=None, help="write the search's rows as JSON to this path")
     a = p.parse_args(argv)
     changes = {"hidden": a.hidden}
     if a.threads is not None:
@@ -128,15 +162,60 @@ def main(argv: list[str] | None = None) -> None:
     if a.max_steps is not None:
         changes["max_steps"] = a.max_steps
     base = dataclasses.replace(TrainConfig(), **changes)
-    print(f"emt.bench: torch {torch.__version__}, python {platform.python_version()}, {platform.machine()}, "
-          f"threads {base.threads}; {_load()}")
+    print(
+        f"emt.bench: torch {torch.__version__}, python {platform.python_version()}, {platform.machine()}, "
+        f"threads {base.threads}; {_load()}"
+    )
     print(f"recipe: {base}")
     start = time.perf_counter()
     if not a.search_only:
         bench_seeds(base, a.seeds)
     if a.hidden_search or a.search_only:
-        hidden_search(base, a.sizes, a.search_seeds or a.seeds)
+        rows: list[dict] = []
+        seeds = a.search_seeds or a.seeds
+        smallest = hidden_search(base, a.sizes, seeds, rows)
+        if a.out:
+            _write(a.out, argv, base, a.sizes, seeds, smallest, rows)
     print(f"total {time.perf_counter() - start:.0f} s; {_load()}")
+
+
+def _write(
+    path: str,
+    argv: list[str] | None,
+    base: TrainConfig,
+    sizes: list[int],
+    seeds: list[int],
+    smallest: int | None,
+    rows: list[dict],
+) -> None:
+    """The hidden-size search as JSON: command, machine, recipe, rows."""
+    args = sys.argv[1:] if argv is None else argv
+    doc = {
+        "command": " ".join(["python -m emt.bench", *args]),
+        "machine": {
+            "torch": torch.__version__,
+            "python": platform.python_version(),
+            "machine": platform.machine(),
+            "processor": platform.processor(),
+            "cpu_count": os.cpu_count(),
+            "load": _load(),
+        },
+        "base_recipe": base.as_dict(),  # rows set hidden and seed
+        "sizes": sizes,
+        "seeds": seeds,
+        "criterion": "every bit of 1000 fresh sequences over 3 output "
+        "periods, and >= 99.9% of bits over 200 output steps",
+        "smallest_all_seeds": smallest,
+        "rows": [
+            {k: (bool(v) if k in ("solved", "criterion") else v) for k, v in r.items()}
+            for r in rows
+        ],
+    }
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    with open(path, "w") as fh:
+        json.dump(doc, fh, indent=1)
+        fh.write("\n")
+    print(f"wrote {path}", flush=True)
 
 
 if __name__ == "__main__":

@@ -2,6 +2,8 @@
 
 Used by the chapters "Variable memories" (book/variable_memories.md), "Linear repeat copy"
 (book/repeat_copy.md) and "Any linear function of the history" (book/linear_tasks.md).
+:func:`leaky_circuit` serves "Reading the trained network"
+(book/reading_trained.md).
 
 Conventions
 -----------
@@ -21,6 +23,8 @@ Conventions
 """
 
 from __future__ import annotations
+
+from typing import NamedTuple
 
 import numpy as np
 
@@ -48,7 +52,9 @@ def _check_basis(basis, s: int | None = None, kappa: int | None = None) -> np.nd
     return basis
 
 
-def random_basis(n_h: int, n: int, rng: np.random.Generator, orthogonal: bool = False, cond: float = 10.0) -> np.ndarray:
+def random_basis(
+    n_h: int, n: int, rng: np.random.Generator, orthogonal: bool = False, cond: float = 10.0
+) -> np.ndarray:
     """A random basis of an n-dimensional subspace of R^{n_h}: an ``(n_h, n)`` array of full column rank.
 
     Chapters "Variable memories" and "Linear repeat copy" (the basis |psi_mu> of the paper's Eq. 8).
@@ -60,7 +66,9 @@ def random_basis(n_h: int, n: int, rng: np.random.Generator, orthogonal: bool = 
     """
     _check_pos_int(n_h=n_h, n=n)
     if n > n_h:
-        raise ValueError(f"n = {n} basis vectors cannot be linearly independent in R^{n_h} (n > n_h)")
+        raise ValueError(
+            f"n = {n} basis vectors cannot be linearly independent in R^{n_h} (n > n_h)"
+        )
     if not np.isfinite(cond) or cond < 1:
         raise ValueError(f"cond must be a finite number >= 1, got {cond!r}")
 
@@ -182,12 +190,81 @@ def circuit(phi, basis, kappa: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]
     basis = _check_basis(basis)
     n = basis.shape[1]
     if phi.shape != (n, n):
-        raise ValueError(f"phi must have shape (n, n) = ({n}, {n}) to match the basis's {n} columns, got {phi.shape}")
+        raise ValueError(
+            f"phi must have shape (n, n) = ({n}, {n}) to match the basis's {n} columns, got {phi.shape}"
+        )
     if n % kappa:
-        raise ValueError(f"the basis's {n} columns are not a whole number of memories of kappa = {kappa}")
+        raise ValueError(
+            f"the basis's {n} columns are not a whole number of memories of kappa = {kappa}"
+        )
     s = n // kappa
     w_hh = basis @ phi @ dual(basis)
     return w_hh, writer(basis, s, kappa), reader(basis, s, kappa)
+
+
+class LeakyCircuit(NamedTuple):
+    """Result of :func:`leaky_circuit`: the RNN and the true memories."""
+
+    w_hh: np.ndarray  # (n_h, n_h)
+    w_uh: np.ndarray  # (n_h, kappa)
+    w_r: np.ndarray  # (kappa, n_h)
+    psi: np.ndarray  # (n_h, s*kappa): the memories [Psi_1, ..., Psi_s]
+    readers: np.ndarray  # (s*kappa, n_h): Psi^*, zero on the rest X
+
+
+def leaky_circuit(
+    phi, kappa: int, n_h: int, rng: np.random.Generator, decay: float = 0.4, cond: float = 10.0
+) -> LeakyCircuit:
+    """A circuit Phi with a decaying rest and a writer that leaks into it.
+
+    Chapter "Reading the trained network" (book/reading_trained.md),
+    section "Removing the decaying directions": the test case of the
+    removal step of Algorithm 1 (paper Sec. 6, the sentence after Eq. 15).
+    With a random basis ``B = [Psi, X]`` of R^{n_h} (condition ``cond``,
+    :func:`random_basis`) and a random orthogonal ``Q`` of size
+    ``n_h - s*kappa``,
+
+    * ``W_hh = B diag(Phi, decay * Q) B^{-1}``: the memory circuit of
+      Eq. 8 on span(Psi), and on span(X) a rest whose eigenvalues all
+      have modulus ``decay`` < 1;
+    * ``W_uh = Psi_s + X R`` with a Gaussian ``R``: the writer of Eq. 11
+      plus a leak into X;
+    * ``W_r = Psi_s^*``, the exact reader of Eq. 10 (the rows of
+      ``B^{-1}`` that belong to memory s).
+
+    Draws, in this order, the basis, ``Q`` and ``R`` from ``rng``. Returns
+    a :class:`LeakyCircuit` ``(w_hh, w_uh, w_r, psi, readers)``,
+    ``readers`` being the first ``s*kappa`` rows of ``B^{-1}``. Raises
+    ValueError unless ``phi`` is square with a whole number of memories of
+    size ``kappa``, ``s*kappa < n_h`` (there must be a rest) and
+    ``0 <= decay < 1``.
+    """
+    _check_pos_int(kappa=kappa, n_h=n_h)
+    phi = _as_matrix(phi, "phi", finite=True)
+    n = phi.shape[0]
+    if phi.shape != (n, n) or n % kappa:
+        raise ValueError(
+            "phi must be square with a whole number of memories of "
+            f"kappa = {kappa}, got shape {phi.shape}"
+        )
+    if n >= n_h:
+        raise ValueError(f"s*kappa = {n} must be smaller than n_h = {n_h} to leave a rest")
+    try:
+        d = float(decay)
+    except (TypeError, ValueError):
+        d = np.nan
+    if not 0.0 <= d < 1.0:
+        raise ValueError(f"decay must lie in [0, 1) (a decaying rest), got {decay!r}")
+    full = random_basis(n_h, n_h, rng, cond=cond)  # [Psi, X]
+    psi, x = full[:, :n], full[:, n:]
+    block = np.zeros((n_h, n_h))
+    block[:n, :n] = phi
+    q = np.linalg.qr(rng.standard_normal((n_h - n, n_h - n)))[0]
+    block[n:, n:] = d * q  # every eigenvalue of the rest has modulus decay
+    inv = np.linalg.inv(full)  # rows: the covectors of [Psi, X]
+    w_uh = psi[:, n - kappa :] + x @ rng.standard_normal((n_h - n, kappa))
+    w_hh = full @ block @ inv
+    return LeakyCircuit(w_hh, w_uh, inv[n - kappa : n], psi, inv[:n])
 
 
 def components(basis, h) -> np.ndarray:
@@ -280,4 +357,3 @@ def slot_of(mu, t, s: int):
         raise ValueError(f"t must be >= 0 (steps after the input phase), got {t!r}")
     out = np.mod(mu_a - t_a - 1, s) + 1
     return int(out) if out.ndim == 0 else out
-

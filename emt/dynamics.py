@@ -44,7 +44,9 @@ def _as_square(W, name: str = "W", allow_complex: bool = False) -> np.ndarray:
 def _as_state(x, n: int, name: str = "x") -> np.ndarray:
     x = np.asarray(x, dtype=float)
     if x.ndim not in (1, 2) or x.shape[0] != n:
-        raise ValueError(f"{name} must have shape ({n},) or ({n}, m) to match W of shape ({n}, {n}); got {x.shape}")
+        raise ValueError(
+            f"{name} must have shape ({n},) or ({n}, m) to match W of shape ({n}, {n}); got {x.shape}"
+        )
     return x
 
 
@@ -52,6 +54,18 @@ def _check_steps(steps) -> int:
     if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 0:
         raise ValueError(f"steps must be a non-negative integer, got {steps!r}")
     return int(steps)
+
+
+def _non_negative(name: str, value) -> float:
+    """``value`` as a float; ValueError unless finite, real and >= 0."""
+    ok = not isinstance(value, (bool, str, complex)) and np.isscalar(value)
+    try:
+        x = float(value) if ok else np.nan
+    except (TypeError, ValueError):
+        x = np.nan
+    if not (np.isfinite(x) and x >= 0):
+        raise ValueError(f"{name} must be a finite non-negative number, got {value!r}")
+    return x
 
 
 def _full_column_rank(Xi, name: str = "Xi") -> np.ndarray:
@@ -136,7 +150,8 @@ def h_inv(y) -> np.ndarray:
     bad = np.abs(y) >= 1.0
     if np.any(bad):
         raise ValueError(
-            f"h_inv = artanh is defined on the open cube (-1, 1)^n only; {int(bad.sum())} entries have |y| >= 1 "
+            f"h_inv = artanh is defined on the open cube (-1, 1)^n only; "
+            f"{int(bad.sum())} entries have |y| >= 1 "
             f"(max |y| = {np.max(np.abs(y)):.17g})"
         )
     return np.arctanh(y)
@@ -144,7 +159,9 @@ def h_inv(y) -> np.ndarray:
 
 # --------------------------------------------------------------------------- trajectories
 def trajectory(step, x0, W, steps: int) -> np.ndarray:
-    """The orbit ``x0, step(x0), ..., step^steps(x0)`` of ``step`` in {f, g}, as an array ``(steps+1, *x0.shape)``.
+    """The orbit ``x0, step(x0), ..., step^steps(x0)`` of ``step`` in {f, g}.
+
+    Returned as an array of shape ``(steps+1, *x0.shape)``.
 
     Chapter "Topological conjugacy and the isospectral continuum" (book/conjugacy.md): orbits of the
     memory model (Eq. 20) and of the RNN (Eq. 2 / 23).
@@ -220,7 +237,9 @@ def inverse_form_gap(x0, W, steps: int, prec: int | None = None) -> np.ndarray:
             gaps[k + 1] = np.max(np.abs(x - z))
         return gaps
     if isinstance(prec, bool) or not isinstance(prec, (int, np.integer)) or prec < 24:
-        raise ValueError(f"prec must be an integer >= 24 (bits of mantissa for mpmath), got {prec!r}")
+        raise ValueError(
+            f"prec must be an integer >= 24 (bits of mantissa for mpmath), got {prec!r}"
+        )
     if x0.ndim != 1:
         raise ValueError(f"with prec, x0 must be a single state of shape (n,), got {x0.shape}")
     import mpmath
@@ -244,7 +263,8 @@ def inverse_form_gap(x0, W, steps: int, prec: int | None = None) -> np.ndarray:
 def jacobian_f(x, W) -> np.ndarray:
     """Jacobian of the memory model, ``Df(x) = W diag(1 - tanh(x)^2)`` (paper Eq. 20).
 
-    Chapter "Topological conjugacy and the isospectral continuum" (book/conjugacy.md). ``x`` of shape ``(n,)``.
+    Chapter "Topological conjugacy and the isospectral continuum" (book/conjugacy.md).
+    ``x`` of shape ``(n,)``.
     """
     W = _as_square(W)
     x = _as_state(x, W.shape[0])
@@ -256,7 +276,8 @@ def jacobian_f(x, W) -> np.ndarray:
 def jacobian_g(y, W) -> np.ndarray:
     """Jacobian of the RNN, ``Dg(y) = diag(1 - tanh(W y)^2) W`` (paper Eq. 2 / 23).
 
-    Chapter "Topological conjugacy and the isospectral continuum" (book/conjugacy.md). ``y`` of shape ``(n,)``.
+    Chapter "Topological conjugacy and the isospectral continuum" (book/conjugacy.md).
+    ``y`` of shape ``(n,)``.
     """
     W = _as_square(W)
     y = _as_state(y, W.shape[0], "y")
@@ -315,40 +336,100 @@ def compose(Xi, Phi) -> np.ndarray:
     Xi = _full_column_rank(Xi)
     Phi = _as_square(Phi, "Phi", allow_complex=True)
     if Phi.shape[0] != Xi.shape[1]:
-        raise ValueError(f"Phi has shape {Phi.shape} but Xi has {Xi.shape[1]} columns: Phi must be ({Xi.shape[1]}, {Xi.shape[1]})")
+        raise ValueError(
+            f"Phi has shape {Phi.shape} but Xi has {Xi.shape[1]} columns: "
+            f"Phi must be ({Xi.shape[1]}, {Xi.shape[1]})"
+        )
     return Xi @ Phi.T @ np.linalg.pinv(Xi)
 
 
 def predicted_spectrum(Phi, n_f: int) -> np.ndarray:
-    """The spectrum of ``Xi Phi^T Xi^+`` for any full-column-rank ``Xi`` with ``n_f`` rows: eig(Phi) and ``n_f - n_h`` zeros.
+    """The spectrum of ``Xi Phi^T Xi^+`` for any full-column-rank ``Xi`` with ``n_f`` rows.
+
+    It is eig(Phi) and ``n_f - n_h`` zeros.
 
     Chapter "Topological conjugacy and the isospectral continuum" (book/conjugacy.md), paper Eq. 2.
     """
     Phi = _as_square(Phi, "Phi", allow_complex=True)
     if isinstance(n_f, bool) or not isinstance(n_f, (int, np.integer)) or n_f < Phi.shape[0]:
         raise ValueError(f"n_f must be an integer >= n_h = {Phi.shape[0]}, got {n_f!r}")
-    return np.concatenate([np.linalg.eigvals(Phi), np.zeros(int(n_f) - Phi.shape[0], dtype=complex)])
+    return np.concatenate(
+        [np.linalg.eigvals(Phi), np.zeros(int(n_f) - Phi.shape[0], dtype=complex)]
+    )
 
 
-def match_spectra(a, b) -> tuple[np.ndarray, float]:
-    """Pair two spectra and return ``(perm, max_dist)``: ``b[perm][i]`` is matched to ``a[i]``.
+def match_spectra(a, b, zero_tol: float | None = None) -> tuple[np.ndarray, float]:
+    """Pair two spectra: ``(perm, max_dist)``, b[perm][i] paired with a[i].
 
-    Chapter "Topological conjugacy and the isospectral continuum" (book/conjugacy.md): the check
-    eig(Xi Phi^T Xi^+) = eig(Phi) of paper Sec. 3. The pairing minimises the sum of distances
-    ``|a_i - b_j|`` (Hungarian algorithm); ``max_dist`` is the largest distance of a matched pair.
+    Chapter "Topological conjugacy and the isospectral continuum"
+    (book/conjugacy.md): the check eig(Xi Phi^T Xi^+) = eig(Phi) of paper
+    Sec. 3; chapter "Any linear function of the history"
+    (book/linear_tasks.md): eig(W_hh) = eig(Phi) of paper Eq. 9. The
+    pairing minimises the sum of distances ``|a_i - b_j|`` (Hungarian
+    algorithm); ``max_dist`` is the largest distance of a matched pair.
+
+    ``zero_tol`` (default None: pair everything) leaves the eigenvalues of
+    modulus at most ``zero_tol`` out of the pairing. They are the computed
+    eigenvalue 0 of nilpotent (Jordan) chains, which scatter by about
+    eps^(1/m) for a chain of length m, so only their number is meaningful
+    and the caller counts them. The spectra may then differ in size but
+    must have the same number of eigenvalues above ``zero_tol`` (else
+    ValueError); ``perm`` indexes ``b[abs(b) > zero_tol]`` and is matched
+    to ``a[abs(a) > zero_tol]``; ``max_dist`` is 0 if nothing is left.
     """
     a = np.asarray(a, dtype=complex).ravel()
     b = np.asarray(b, dtype=complex).ravel()
-    if a.size != b.size:
-        raise ValueError(f"the spectra have different sizes: {a.size} and {b.size}")
-    if a.size == 0:
+    if a.size == 0 or b.size == 0:
         raise ValueError("the spectra are empty")
     if not (np.all(np.isfinite(a)) and np.all(np.isfinite(b))):
         raise ValueError("the spectra contain non-finite values")
+    if zero_tol is not None:
+        zero_tol = _non_negative("zero_tol", zero_tol)
+        a, b = a[np.abs(a) > zero_tol], b[np.abs(b) > zero_tol]
+        if a.size != b.size:
+            raise ValueError(
+                "the spectra have different numbers of eigenvalues of "
+                f"modulus > zero_tol = {zero_tol}: {a.size} and {b.size}"
+            )
+        if a.size == 0:
+            return np.zeros(0, dtype=int), 0.0
+    if a.size != b.size:
+        raise ValueError(f"the spectra have different sizes: {a.size} and {b.size}")
     cost = np.abs(a[:, None] - b[None, :])
     rows, cols = linear_sum_assignment(cost)
     perm = cols[np.argsort(rows)]
     return perm, float(np.max(np.abs(a - b[perm])))
+
+
+def spectral_norm(W) -> float:
+    """The spectral norm ``||W||_2`` (largest singular value) of a real matrix.
+
+    Chapter "Topological conjugacy and the isospectral continuum"
+    (book/conjugacy.md): the norm of the condition ``||Xi Phi^T Xi^+|| <= 1``
+    that paper Sec. 3 attaches to the conjugacy of Eq. 24. Raises
+    ValueError for a non-square, complex or non-finite ``W``.
+    """
+    return float(np.linalg.norm(_as_square(W), 2))
+
+
+def random_with_norm(n: int, norm: float, rng: np.random.Generator) -> np.ndarray:
+    """A real ``(n, n)`` Gaussian matrix rescaled to spectral norm ``norm``.
+
+    Chapter "Topological conjugacy and the isospectral continuum"
+    (book/conjugacy.md): test matrices on both sides of the norm condition
+    ``||W|| <= 1`` of paper Sec. 3 (App. A.1, Eq. 24). Draws
+    ``rng.standard_normal((n, n))`` (one call, so a seeded ``rng`` gives a
+    reproducible matrix). Raises ValueError unless ``n`` is a positive
+    integer, ``norm`` a finite non-negative number and ``rng`` a
+    ``numpy.random.Generator``.
+    """
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
+        raise ValueError(f"n must be a positive integer, got {n!r}")
+    norm = _non_negative("norm", norm)
+    if not isinstance(rng, np.random.Generator):
+        raise ValueError(f"rng must be a numpy.random.Generator, got {type(rng).__name__}")
+    W = rng.standard_normal((int(n), int(n)))
+    return W * (norm / np.linalg.norm(W, 2))
 
 
 def decompose(W, Xi) -> np.ndarray:

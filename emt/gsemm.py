@@ -18,7 +18,10 @@ discrete map V_f(t+1) = Xi (I + Phi'^T) Xi^+ sigma_f(V_f(t)).
 Two halves:
 
 * sympy: :func:`symbolic_matrices`, :func:`eq1_rhs`, :func:`euler_equations`,
-  :func:`solve_instantaneous`, :func:`appendix_a_equations`;
+  :func:`solve_instantaneous`, the four steps of :func:`derive_discrete_map`
+  (:func:`euler_system`, :func:`instantaneous_constraints`,
+  :func:`solve_fast_variables`, :func:`solve_next_state`),
+  :func:`appendix_a_equations`, :func:`is_zero_matrix`;
 * numpy/scipy: :func:`eq1_terms`, :func:`fast_values`, :func:`reduced_rhs`,
   :func:`integrate_eq1`, :func:`integrate_reduced`, :func:`euler_step`,
   :func:`discrete_map`, :func:`iterate`, :func:`relaxation_scheme`.
@@ -26,20 +29,19 @@ Two halves:
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from types import SimpleNamespace
-from typing import Callable
 
 import numpy as np
 import sympy as sp
-from sympy.solvers.solveset import NonlinearError
 from scipy.integrate import solve_ivp
 from scipy.linalg import expm
+from sympy.solvers.solveset import NonlinearError
 
 #: The signs (s_f, s_h, s_d) of the three sigma-terms of the paper's Eq. 1.
 EQ1_SIGNS = (-1, -1, -1)
 #: The signs of Appendix A, Eq. 16 (all terms positive).
 APPENDIX_A_SIGNS = (1, 1, 1)
-
 
 
 # ----------------------------------------------------------------------------
@@ -66,7 +68,9 @@ def _check_shapes(xi_shape, phi_shape) -> tuple[int, int]:
             "its columns cannot be linearly independent, the pseudoinverse rule needs full column rank"
         )
     if tuple(phi_shape) != (n_h, n_h):
-        raise ValueError(f"Phi' must be N_h x N_h = {n_h} x {n_h} to match Xi, got shape {tuple(phi_shape)}")
+        raise ValueError(
+            f"Phi' must be N_h x N_h = {n_h} x {n_h} to match Xi, got shape {tuple(phi_shape)}"
+        )
     return n_f, n_h
 
 
@@ -174,7 +178,9 @@ def eq1_rhs(
         raise ValueError(f"Xi_pinv must be N_h x N_f = {n_h} x {n_f}, got shape {Xi_pinv.shape}")
     root = sp.sqrt(alpha_s)
     F_f = s_f * root * Xi * V_h.applyfunc(sigma_h) - V_f
-    F_h = s_h * root * Xi_pinv * V_f.applyfunc(sigma_f) + alpha_c * Phi_prime.T * Xi_pinv * V_d - V_h
+    F_h = (
+        s_h * root * Xi_pinv * V_f.applyfunc(sigma_f) + alpha_c * Phi_prime.T * Xi_pinv * V_d - V_h
+    )
     F_d = s_d * V_f.applyfunc(sigma_f) - V_d
     return F_f, F_h, F_d
 
@@ -189,7 +195,9 @@ def euler_equations(F, V, V_next, T, dt=1):
     """
     F, V, V_next = sp.Matrix(F), sp.Matrix(V), sp.Matrix(V_next)
     if not (F.shape == V.shape == V_next.shape) or F.shape[1] != 1:
-        raise ValueError(f"F, V and V_next must be columns of one length, got {F.shape}, {V.shape}, {V_next.shape}")
+        raise ValueError(
+            f"F, V and V_next must be columns of one length, got {F.shape}, {V.shape}, {V_next.shape}"
+        )
     return [sp.Eq(T * (b - a), dt * f) for f, a, b in zip(F, V, V_next)]
 
 
@@ -222,29 +230,119 @@ def solve_instantaneous(equations, unknowns) -> dict:
     return solutions[0]
 
 
+def is_zero_matrix(M) -> bool:
+    """True if every entry of the sympy matrix ``M`` is identically zero.
+
+    Chapter "From GSEMM to the Elman RNN" (book/gsemm.md): the test that a
+    difference between two derived expressions (e.g. the map obtained from
+    Eq. 1 and the map stated in section 3) vanishes. Each entry is brought over
+    a common denominator and its numerator expanded; the entry is zero exactly
+    when that polynomial is. Raises ValueError if ``M`` is not a matrix.
+    """
+    try:
+        M = sp.Matrix(M)
+    except (TypeError, ValueError):
+        raise ValueError(
+            f"M must be a sympy matrix or a nested list of expressions, got {type(M).__name__}"
+        ) from None
+
+    def numerator(e):
+        return sp.expand(sp.numer(sp.together(e)))
+
+    return M.applyfunc(numerator) == sp.zeros(*M.shape)
+
+
+def euler_system(F_f, F_h, F_d, S, dt=1) -> SimpleNamespace:
+    """Step 1 of the discretisation: forward Euler for all of Eq. 1.
+
+    Chapter "From GSEMM to the Elman RNN" (book/gsemm.md), section 3 of the
+    paper (Appendix A, Eq. 16 is the result for its own equations). With the
+    right-hand sides of :func:`eq1_rhs` and the symbols of
+    :func:`symbolic_matrices` in ``S``, returns a namespace with the equations
+    ``f``, ``h``, ``d`` (lists of sympy Eq, one per component,
+    T_x (V_x(t+dt) - V_x(t)) = dt F_x) and the next-step symbols ``V_h_next``,
+    ``V_d_next`` of the fast populations (``S.V_f_next`` is V_f's).
+    """
+    n_f, n_h = S.Xi.shape
+    V_h_next = sp.Matrix(sp.symbols(f"v^+_h1:{n_h + 1}"))
+    V_d_next = sp.Matrix(sp.symbols(f"v^+_d1:{n_f + 1}"))
+    return SimpleNamespace(
+        f=euler_equations(F_f, S.V_f, S.V_f_next, S.T_f, dt),
+        h=euler_equations(F_h, S.V_h, V_h_next, S.T_h, dt),
+        d=euler_equations(F_d, S.V_d, V_d_next, S.T_d, dt),
+        V_h_next=V_h_next,
+        V_d_next=V_d_next,
+    )
+
+
+def instantaneous_constraints(euler, S) -> tuple[list, list]:
+    """Step 2: set T_h = T_d = 0 in the Euler equations of V_h and V_d.
+
+    Chapter "From GSEMM to the Elman RNN" (book/gsemm.md), section 3 of the
+    paper (the fast populations of Eq. 1 are instantaneous; Appendix A, Eq. 16
+    second and third lines). ``euler`` is the namespace of
+    :func:`euler_system`. Returns the equations ``(C_h, C_d)`` after the
+    substitution: their left-hand sides, and with them the next-step values of
+    V_h and V_d, are gone, leaving the algebraic constraints 0 = dt F_h and
+    0 = dt F_d.
+    """
+    C_h = [e.subs(S.T_h, 0) for e in euler.h]
+    C_d = [e.subs(S.T_d, 0) for e in euler.d]
+    return C_h, C_d
+
+
+def solve_fast_variables(C_h, C_d, S) -> tuple[dict, dict]:
+    """Step 3: solve the constraints for V_d, then (substituted) for V_h.
+
+    Chapter "From GSEMM to the Elman RNN" (book/gsemm.md): the instantaneous
+    values of the fast variables of Eq. 1 (Appendix A, Eq. 17-18 for its own
+    equations). ``C_h``, ``C_d`` are equations in V_h, V_d and V_f (from
+    :func:`instantaneous_constraints`, or Appendix A's Eq. 16 from
+    :func:`appendix_a_equations`). Returns the solutions ``(sol_d, sol_h)`` as
+    dicts symbol -> expression; ``sol_h`` no longer contains V_d. Raises
+    ValueError (from :func:`solve_instantaneous`) unless each is unique.
+    """
+    sol_d = solve_instantaneous(C_d, S.V_d)
+    sol_h = solve_instantaneous([c.subs(sol_d) for c in C_h], S.V_h)
+    return sol_d, sol_h
+
+
+def solve_next_state(E_f, sol_h, sol_d, S) -> dict:
+    """Step 4: fast variables into V_f's equation, solved for V_f(t+dt).
+
+    Chapter "From GSEMM to the Elman RNN" (book/gsemm.md): the discrete map
+    stated in section 3 of the paper (Appendix A, Eq. 19-20 for its own
+    equations). ``E_f`` are the update equations of V_f (the ``f`` of
+    :func:`euler_system`, or Appendix A's first line); ``sol_h``, ``sol_d``
+    come from :func:`solve_fast_variables`. Returns the solution for
+    ``S.V_f_next`` as a dict.
+    """
+    substituted = [e.subs(sol_h).subs(sol_d) for e in E_f]
+    return solve_instantaneous(substituted, S.V_f_next)
+
+
 def derive_discrete_map(F_f, F_h, F_d, S, *, dt=1):
-    """Forward Euler of Eq. 1 with step dt and T_h = T_d = 0, solved for V_f(t+1).
+    """Forward Euler of Eq. 1, step dt, T_h = T_d = 0, solved for V_f(t+1).
 
     Chapter "From GSEMM to the Elman RNN" (book/gsemm.md), section 3 of the
     paper (the step from Eq. 1 to the discrete map; Appendix A, Eq. 16-20 do the
     same for their own equations). ``F_f, F_h, F_d`` are right-hand sides from
     :func:`eq1_rhs`; ``S`` is the namespace of :func:`symbolic_matrices` (state
-    symbols and time constants). The steps: Euler equations
-    T_x (V_x(t+1) - V_x(t)) = dt F_x; T_d = 0 and T_h = 0 turn the fast ones into
-    0 = F_d, 0 = F_h, solved for V_d then V_h; substituted into the equation of
-    V_f, which is solved for V_f(t+1). T_f stays symbolic. Returns a namespace
-    with ``V_d``, ``V_h`` (the instantaneous values) and ``V_f_next``.
+    symbols and time constants). Composes the four steps the chapter displays
+    one by one: :func:`euler_system`, :func:`instantaneous_constraints`,
+    :func:`solve_fast_variables`, :func:`solve_next_state`. T_f stays symbolic.
+    Returns a namespace with ``V_d``, ``V_h`` (the instantaneous values) and
+    ``V_f_next``.
     """
-    n_f, n_h = S.Xi.shape
-    V_h_next = sp.Matrix(sp.symbols(f"v^+_h1:{n_h + 1}"))
-    V_d_next = sp.Matrix(sp.symbols(f"v^+_d1:{n_f + 1}"))
-    E_f = euler_equations(F_f, S.V_f, S.V_f_next, S.T_f, dt)
-    C_h = [e.subs(S.T_h, 0) for e in euler_equations(F_h, S.V_h, V_h_next, S.T_h, dt)]
-    C_d = [e.subs(S.T_d, 0) for e in euler_equations(F_d, S.V_d, V_d_next, S.T_d, dt)]
-    sol_d = solve_instantaneous(C_d, S.V_d)
-    sol_h = solve_instantaneous([c.subs(sol_d) for c in C_h], S.V_h)
-    sol_f = solve_instantaneous([e.subs(sol_h).subs(sol_d) for e in E_f], S.V_f_next)
-    return SimpleNamespace(V_d=S.V_d.subs(sol_d), V_h=S.V_h.subs(sol_h), V_f_next=S.V_f_next.subs(sol_f))
+    euler = euler_system(F_f, F_h, F_d, S, dt)
+    C_h, C_d = instantaneous_constraints(euler, S)
+    sol_d, sol_h = solve_fast_variables(C_h, C_d, S)
+    sol_f = solve_next_state(euler.f, sol_h, sol_d, S)
+    return SimpleNamespace(
+        V_d=S.V_d.subs(sol_d),
+        V_h=S.V_h.subs(sol_h),
+        V_f_next=S.V_f_next.subs(sol_f),
+    )
 
 
 def coefficient_conditions(difference, generators) -> list:
@@ -284,11 +382,18 @@ def appendix_a_equations(Xi, Phi, V_f, V_f_next, V_h, V_d, *, T_f, sigma_f, sigm
     Xi, Phi = sp.Matrix(Xi), sp.Matrix(Phi)
     n_f, n_h = _check_shapes(Xi.shape, Phi.shape)
     V_f, V_f_next, V_h, V_d = (sp.Matrix(v) for v in (V_f, V_f_next, V_h, V_d))
-    for name, v, n in (("V_f", V_f, n_f), ("V_f_next", V_f_next, n_f), ("V_h", V_h, n_h), ("V_d", V_d, n_f)):
+    for name, v, n in (
+        ("V_f", V_f, n_f),
+        ("V_f_next", V_f_next, n_f),
+        ("V_h", V_h, n_h),
+        ("V_d", V_d, n_f),
+    ):
         if v.shape != (n, 1):
             raise ValueError(f"{name} must be a column of length {n}, got shape {v.shape}")
     sf = V_f.applyfunc(sigma_f)
-    eq_f = [sp.Eq(T_f * (b - a), r) for a, b, r in zip(V_f, V_f_next, Xi * V_h.applyfunc(sigma_h) - V_f)]
+    eq_f = [
+        sp.Eq(T_f * (b - a), r) for a, b, r in zip(V_f, V_f_next, Xi * V_h.applyfunc(sigma_h) - V_f)
+    ]
     eq_h = [sp.Eq(a, r) for a, r in zip(V_h, Xi.T * sf + Phi.T * Xi.T * V_d)]
     eq_d = [sp.Eq(a, r) for a, r in zip(V_d, sf)]
     return eq_f, eq_h, eq_d
@@ -350,10 +455,14 @@ class _Model:
         if Xi_pinv is not None:
             P = np.asarray(Xi_pinv, dtype=float)
             if P.shape != (self.n_h, self.n_f):
-                raise ValueError(f"Xi_pinv must be N_h x N_f = {(self.n_h, self.n_f)}, got shape {P.shape}")
+                raise ValueError(
+                    f"Xi_pinv must be N_h x N_f = {(self.n_h, self.n_f)}, got shape {P.shape}"
+                )
             self.P = P
         if not (np.isfinite(alpha_s) and alpha_s > 0):
-            raise ValueError(f"alpha_s must be positive (it appears under a square root), got {alpha_s!r}")
+            raise ValueError(
+                f"alpha_s must be positive (it appears under a square root), got {alpha_s!r}"
+            )
         if not np.isfinite(alpha_c):
             raise ValueError(f"alpha_c must be a finite number, got {alpha_c!r}")
         self.root, self.alpha_c = float(np.sqrt(alpha_s)), float(alpha_c)
@@ -403,7 +512,9 @@ def eq1_terms(Xi, Phi_prime, v_f, v_h, v_d, **model):
     Appendix A's Hebbian version); Xi must have full column rank either way.
     """
     m = _Model(Xi, Phi_prime, **model)
-    return m.terms(m.vector(v_f, m.n_f, "v_f"), m.vector(v_h, m.n_h, "v_h"), m.vector(v_d, m.n_f, "v_d"))
+    return m.terms(
+        m.vector(v_f, m.n_f, "v_f"), m.vector(v_h, m.n_h, "v_h"), m.vector(v_d, m.n_f, "v_d")
+    )
 
 
 def fast_values(Xi, Phi_prime, v_f, **model):
@@ -476,7 +587,9 @@ def iterate(step: Callable, v0, n_steps: int) -> np.ndarray:
 
 def _solve(field, y0, t_eval, method, rtol, atol, what: str) -> np.ndarray:
     """solve_ivp over t_eval; the solution as rows (len(t_eval), dim); ValueError if it fails."""
-    sol = solve_ivp(field, (t_eval[0], t_eval[-1]), y0, method=method, t_eval=t_eval, rtol=rtol, atol=atol)
+    sol = solve_ivp(
+        field, (t_eval[0], t_eval[-1]), y0, method=method, t_eval=t_eval, rtol=rtol, atol=atol
+    )
     if not sol.success:
         raise ValueError(f"integration of {what} failed: {sol.message}")
     return sol.y.T
@@ -516,7 +629,9 @@ def integrate_eq1(
     h_star, d_star = m.fast(v_f0)
     v_h0 = h_star if v_h0 is None else m.vector(v_h0, n_h, "v_h0")
     v_d0 = d_star if v_d0 is None else m.vector(v_d0, n_f, "v_d0")
-    scale = np.concatenate([np.full(n_f, 1.0 / T_f), np.full(n_h, 1.0 / T_h), np.full(n_f, 1.0 / T_d)])
+    scale = np.concatenate(
+        [np.full(n_f, 1.0 / T_f), np.full(n_h, 1.0 / T_h), np.full(n_f, 1.0 / T_d)]
+    )
 
     def field(_t, y):
         return scale * np.concatenate(m.terms(y[:n_f], y[n_f : n_f + n_h], y[n_f + n_h :]))
@@ -546,7 +661,9 @@ def integrate_reduced(
     m = _Model(Xi, Phi_prime, **model)
     v_f0 = m.vector(v_f0, m.n_f, "v_f0")
     t_eval = _times(t_eval)
-    return _solve(lambda _t, v: m.reduced(v) / T_f, v_f0, t_eval, method, rtol, atol, "the reduced flow")
+    return _solve(
+        lambda _t, v: m.reduced(v) / T_f, v_f0, t_eval, method, rtol, atol, "the reduced flow"
+    )
 
 
 def relaxation_scheme(
@@ -618,8 +735,12 @@ def relaxation_scheme(
             # y' = M y + c; read M and c off the field and check that it is affine.
             c = field(0.0, np.zeros(n_y))
             M = np.column_stack([field(0.0, e) - c for e in np.eye(n_y)])
-            if not np.allclose(field(0.0, probe), M @ probe + c, rtol=1e-9, atol=1e-9 * np.abs(M).max()):
-                raise ValueError("method='exact' needs a linear sigma_h; use method='Radau' or 'BDF'")
+            if not np.allclose(
+                field(0.0, probe), M @ probe + c, rtol=1e-9, atol=1e-9 * np.abs(M).max()
+            ):
+                raise ValueError(
+                    "method='exact' needs a linear sigma_h; use method='Radau' or 'BDF'"
+                )
             A = np.zeros((n_y + 1, n_y + 1))
             A[:n_y, :n_y], A[:n_y, n_y] = M, c
             end = (expm(A * dt) @ np.append(y0, 1.0))[:n_y]

@@ -36,8 +36,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from emt.tasks import repeat_copy_batch
 from emt._validate import positive_int as _positive_int
+from emt.tasks import repeat_copy_batch
 
 #: Version of the checkpoint format; it enters the cache key, so a change invalidates old files.
 FORMAT_VERSION = 1
@@ -124,10 +124,23 @@ class TrainConfig:
     threads: int = 1
 
     def __post_init__(self) -> None:
-        for name in ("s", "kappa", "hidden", "eval_every", "n_val", "val_periods", "long_steps",
-                     "max_steps", "threads"):
+        for name in (
+            "s",
+            "kappa",
+            "hidden",
+            "eval_every",
+            "n_val",
+            "val_periods",
+            "long_steps",
+            "max_steps",
+            "threads",
+        ):
             _positive_int(name, getattr(self, name))
-        if isinstance(self.seed, bool) or not isinstance(self.seed, (int, np.integer)) or self.seed < 0:
+        if (
+            isinstance(self.seed, bool)
+            or not isinstance(self.seed, (int, np.integer))
+            or self.seed < 0
+        ):
             raise ValueError(f"seed must be a non-negative integer, got {self.seed!r}")
         if not isinstance(self.bias, bool):
             raise ValueError(f"bias must be True or False, got {self.bias!r}")
@@ -149,19 +162,29 @@ class TrainConfig:
             if not (isinstance(lr, (int, float)) and math.isfinite(lr) and lr > 0):
                 raise ValueError(f"stage_lr[{i}] must be a positive number, got {lr!r}")
         object.__setattr__(self, "stage_lr", tuple(float(lr) for lr in self.stage_lr))
-        if not (isinstance(self.min_lr, (int, float)) and math.isfinite(self.min_lr) and self.min_lr >= 0):
+        if not (
+            isinstance(self.min_lr, (int, float))
+            and math.isfinite(self.min_lr)
+            and self.min_lr >= 0
+        ):
             raise ValueError(f"min_lr must be a non-negative number, got {self.min_lr!r}")
         for name in ("advance_accuracy", "long_bit_accuracy", "final_lr_decay"):
             value = getattr(self, name)
             if not (isinstance(value, (int, float)) and 0 < value <= 1):
                 raise ValueError(f"{name} must be in (0, 1], got {value!r}")
-        if not (isinstance(self.clip, (int, float)) and math.isfinite(self.clip) and self.clip >= 0):
-            raise ValueError(f"clip must be a non-negative number (0 disables clipping), got {self.clip!r}")
+        if not (
+            isinstance(self.clip, (int, float)) and math.isfinite(self.clip) and self.clip >= 0
+        ):
+            raise ValueError(
+                f"clip must be a non-negative number (0 disables clipping), got {self.clip!r}"
+            )
         _warn_small_hidden(self.hidden, self.s, self.kappa)
 
     def as_dict(self) -> dict[str, Any]:
         """The fields as plain JSON-compatible values (tuples become lists)."""
-        return {k: (list(v) if isinstance(v, tuple) else v) for k, v in dataclasses.asdict(self).items()}
+        return {
+            k: (list(v) if isinstance(v, tuple) else v) for k, v in dataclasses.asdict(self).items()
+        }
 
     def key(self) -> str:
         """Hash of every field and of :data:`FORMAT_VERSION`: the cache key."""
@@ -192,17 +215,26 @@ class ElmanRNN(torch.nn.Module):
     torch's global random state.
     """
 
-    def __init__(self, kappa: int, hidden: int, bias: bool = False, init: str = "orthogonal",
-                 seed: int | None = None) -> None:
+    def __init__(
+        self,
+        kappa: int,
+        hidden: int,
+        bias: bool = False,
+        init: str = "orthogonal",
+        seed: int | None = None,
+    ) -> None:
         _positive_int("kappa", kappa)
         _positive_int("hidden", hidden)
         if init not in _INITS:
             raise ValueError(f"init must be one of {_INITS}, got {init!r}")
         super().__init__()
         self.kappa, self.hidden, self.bias = int(kappa), int(hidden), bool(bias)
-        with torch.random.fork_rng(devices=[]):  # torch's own initialisation must not move the global RNG
-            self.rnn = torch.nn.RNN(kappa, hidden, num_layers=1, nonlinearity="tanh", bias=bias,
-                                    batch_first=True)
+        with torch.random.fork_rng(
+            devices=[]
+        ):  # torch's own initialisation must not move the global RNG
+            self.rnn = torch.nn.RNN(
+                kappa, hidden, num_layers=1, nonlinearity="tanh", bias=bias, batch_first=True
+            )
             self.readout = torch.nn.Linear(hidden, kappa, bias=bias)
         gen = torch.Generator().manual_seed(int(seed)) if seed is not None else None
         bound = 1.0 / math.sqrt(hidden)
@@ -226,10 +258,15 @@ class ElmanRNN(torch.nn.Module):
 
     def weights(self) -> dict[str, np.ndarray]:
         """W_hh (hidden x hidden), W_uh (hidden x kappa), W_r (kappa x hidden) [, b_h, b_r] as float64."""
+
         def a(t: torch.Tensor) -> np.ndarray:
             return t.detach().cpu().double().numpy().copy()
 
-        w = {"W_hh": a(self.rnn.weight_hh_l0), "W_uh": a(self.rnn.weight_ih_l0), "W_r": a(self.readout.weight)}
+        w = {
+            "W_hh": a(self.rnn.weight_hh_l0),
+            "W_uh": a(self.rnn.weight_ih_l0),
+            "W_r": a(self.readout.weight),
+        }
         if self.bias:
             w["b_h"] = a(self.rnn.bias_ih_l0 + self.rnn.bias_hh_l0)
             w["b_r"] = a(self.readout.bias)
@@ -238,7 +275,9 @@ class ElmanRNN(torch.nn.Module):
 
 def _check_weights(weights: Any) -> dict[str, np.ndarray]:
     if not isinstance(weights, dict):
-        raise ValueError(f"weights must be a dict with W_hh, W_uh, W_r, got {type(weights).__name__}")
+        raise ValueError(
+            f"weights must be a dict with W_hh, W_uh, W_r, got {type(weights).__name__}"
+        )
     missing = [k for k in ("W_hh", "W_uh", "W_r") if k not in weights]
     if missing:
         raise ValueError(f"weights is missing {missing}")
@@ -295,8 +334,15 @@ def simulate(weights: dict[str, np.ndarray], u: np.ndarray) -> tuple[np.ndarray,
 # --------------------------------------------------------------------------------------------
 
 
-def evaluate(net: Any, n_seq: int = 1000, n_periods: int = 3, rng: np.random.Generator | int | None = None,
-             *, s: int | None = None, long_steps: int = 200) -> dict[str, Any]:
+def evaluate(
+    net: Any,
+    n_seq: int = 1000,
+    n_periods: int = 3,
+    rng: np.random.Generator | int | None = None,
+    *,
+    s: int | None = None,
+    long_steps: int = 200,
+) -> dict[str, Any]:
     """Accuracy on fresh repeat-copy sequences (chapter "Training the Elman RNN"; paper Sec. 7).
 
     ``net`` is a :class:`Trained` (then s comes from its configuration), an :class:`ElmanRNN`
@@ -357,7 +403,9 @@ def evaluate(net: Any, n_seq: int = 1000, n_periods: int = 3, rng: np.random.Gen
         "period_bit_accuracy": per.mean(axis=(0, 2, 3)),
         "period_sequence_accuracy": per.all(axis=(2, 3)).mean(axis=0),
         "echo_bit_accuracy": float(correct[:, :s].mean()),
-        "min_margin_per_period": margin[:, s:].reshape(n_seq, n_total, s, kappa).min(axis=(0, 2, 3)),
+        "min_margin_per_period": margin[:, s:]
+        .reshape(n_seq, n_total, s, kappa)
+        .min(axis=(0, 2, 3)),
         "criterion": seq_acc == 1.0,
     }
 
@@ -380,14 +428,23 @@ class Trained:
     ``from_cache``.
     """
 
-    def __init__(self, config: TrainConfig, state: dict[str, torch.Tensor], history: dict[str, list],
-                 meta: dict[str, Any], path: Path | None = None, from_cache: bool = False) -> None:
+    def __init__(
+        self,
+        config: TrainConfig,
+        state: dict[str, torch.Tensor],
+        history: dict[str, list],
+        meta: dict[str, Any],
+        path: Path | None = None,
+        from_cache: bool = False,
+    ) -> None:
         self.config = config
         self.history = history
         self.meta = meta
         self.path = path
         self.from_cache = from_cache
-        self.model = ElmanRNN(config.kappa, config.hidden, bias=config.bias, init=config.init, seed=config.seed)
+        self.model = ElmanRNN(
+            config.kappa, config.hidden, bias=config.bias, init=config.init, seed=config.seed
+        )
         self.model.load_state_dict(state)
         self.model.eval()
 
@@ -396,18 +453,25 @@ class Trained:
         return bool(self.meta["solved"])
 
     def weights(self) -> dict[str, np.ndarray]:
-        """W_hh (hidden x hidden), W_uh (hidden x kappa), W_r (kappa x hidden) [, b_h, b_r] as numpy float64."""
+        """W_hh (hidden x hidden), W_uh (hidden x kappa), W_r (kappa x hidden) [, b_h, b_r].
+
+        As numpy float64 arrays.
+        """
         return self.model.weights()
 
     def __repr__(self) -> str:
         src = f"cache {self.path}" if self.from_cache else "trained now"
-        return (f"Trained(s={self.config.s}, kappa={self.config.kappa}, hidden={self.config.hidden}, "
-                f"seed={self.config.seed}, solved={self.solved}, steps={self.meta['steps']}, {src})")
+        return (
+            f"Trained(s={self.config.s}, kappa={self.config.kappa}, hidden={self.config.hidden}, "
+            f"seed={self.config.seed}, solved={self.solved}, steps={self.meta['steps']}, {src})"
+        )
 
 
 def _progress_bar(total: int, enabled: bool):
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # tqdm.auto warns when ipywidgets is missing, then uses text
+        warnings.simplefilter(
+            "ignore"
+        )  # tqdm.auto warns when ipywidgets is missing, then uses text
         from tqdm.auto import tqdm
     return tqdm(total=total, disable=not enabled, mininterval=1.0, unit="step", desc="training")
 
@@ -432,7 +496,9 @@ def train(config: TrainConfig = TrainConfig(), progress: bool = True) -> Trained
         opt = torch.optim.Adam(params, lr=c.stage_lr[0])
         data_rng = np.random.default_rng([c.seed, 1])
         n_val_out = max(c.val_periods * c.s, c.long_steps)
-        vu, vy = repeat_copy_batch(c.n_val, c.s, c.kappa, n_val_out, np.random.default_rng([c.seed, 2]))
+        vu, vy = repeat_copy_batch(
+            c.n_val, c.s, c.kappa, n_val_out, np.random.default_rng([c.seed, 2])
+        )
         vu, vy = torch.tensor(vu, dtype=torch.float32), torch.tensor(vy, dtype=torch.float32)
         history: dict[str, list] = {k: [] for k in _HISTORY_KEYS + _VAL_KEYS}
         stage, in_stage, solved, step = 0, 0, False, 0
@@ -455,16 +521,22 @@ def train(config: TrainConfig = TrainConfig(), progress: bool = True) -> Trained
                     torch.nn.utils.clip_grad_norm_(params, c.clip)
                 opt.step()
                 with torch.no_grad():
-                    ok = (out * y)[:, c.s:] > 0
+                    ok = (out * y)[:, c.s :] > 0
                     acc = ok.all(dim=2).all(dim=1).float().mean().item()
                     bit_acc = ok.float().mean().item()
                 wall = time.perf_counter() - t0
-                for k, v in zip(_HISTORY_KEYS, (step, loss.item(), acc, bit_acc, stage, n_out, wall)):
+                for k, v in zip(
+                    _HISTORY_KEYS, (step, loss.item(), acc, bit_acc, stage, n_out, wall)
+                ):
                     history[k].append(v)
                 in_stage += 1
                 bar.update(1)
-                bar.set_postfix(stage=f"{stage + 1}/{last + 1} (n_out={n_out})", loss=f"{loss.item():.4f}",
-                                acc=f"{acc:.2f}", refresh=False)
+                bar.set_postfix(
+                    stage=f"{stage + 1}/{last + 1} (n_out={n_out})",
+                    loss=f"{loss.item():.4f}",
+                    acc=f"{acc:.2f}",
+                    refresh=False,
+                )
                 if stage < last:
                     if acc >= c.advance_accuracy:
                         stage, in_stage = stage + 1, 0
@@ -473,25 +545,47 @@ def train(config: TrainConfig = TrainConfig(), progress: bool = True) -> Trained
                 elif in_stage % c.eval_every == 0:
                     with torch.no_grad():
                         vout, _ = model(vu)
-                        vok = (vout * vy)[:, c.s:] > 0
-                        v_seq = vok[:, : c.val_periods * c.s].all(dim=2).all(dim=1).float().mean().item()
+                        vok = (vout * vy)[:, c.s :] > 0
+                        v_seq = (
+                            vok[:, : c.val_periods * c.s]
+                            .all(dim=2)
+                            .all(dim=1)
+                            .float()
+                            .mean()
+                            .item()
+                        )
                         v_long = vok[:, : c.long_steps].float().mean().item()
                     for k, v in zip(_VAL_KEYS, (step, v_seq, v_long, time.perf_counter() - t0)):
                         history[k].append(v)
-                    bar.set_postfix(stage=f"{stage + 1}/{last + 1} (n_out={n_out})", loss=f"{loss.item():.4f}",
-                                    val_seq=f"{v_seq:.3f}", val_bits200=f"{v_long:.4f}", refresh=False)
+                    bar.set_postfix(
+                        stage=f"{stage + 1}/{last + 1} (n_out={n_out})",
+                        loss=f"{loss.item():.4f}",
+                        val_seq=f"{v_seq:.3f}",
+                        val_bits200=f"{v_long:.4f}",
+                        refresh=False,
+                    )
                     if v_seq == 1.0 and v_long >= c.long_bit_accuracy:
                         solved = True
                         break
         finally:
             bar.close()
-        meta = {"solved": solved, "steps": step, "wall_seconds": time.perf_counter() - t0,
-                "torch": str(torch.__version__), "threads": c.threads, "format": FORMAT_VERSION}
+        meta = {
+            "solved": solved,
+            "steps": step,
+            "wall_seconds": time.perf_counter() - t0,
+            "torch": str(torch.__version__),
+            "threads": c.threads,
+            "format": FORMAT_VERSION,
+        }
     finally:
         torch.set_num_threads(old_threads)
     if not solved:
-        warnings.warn(f"training stopped after max_steps={c.max_steps} steps without meeting the "
-                      "validation criterion", CriterionWarning, stacklevel=2)
+        warnings.warn(
+            f"training stopped after max_steps={c.max_steps} steps without meeting the "
+            "validation criterion",
+            CriterionWarning,
+            stacklevel=2,
+        )
     state = {k: v.detach().clone() for k, v in model.state_dict().items()}
     return Trained(config, state, history, meta)
 
@@ -539,40 +633,67 @@ def _save(trained: Trained, path: Path) -> None:
 
 
 def _load(path: Path, config: TrainConfig) -> Trained | None:
-    """The checkpoint at ``path`` if it is intact and belongs to ``config``; otherwise warn and return None."""
+    """The checkpoint at ``path`` if it is intact and belongs to ``config``.
+
+    Otherwise warn and return None.
+    """
+
     def reject(why: str) -> None:
-        warnings.warn(f"emt.rnn: cache file {path} {why}; it is ignored and the network is retrained",
-                      CacheWarning, stacklevel=3)
+        warnings.warn(
+            f"emt.rnn: cache file {path} {why}; it is ignored and the network is retrained",
+            CacheWarning,
+            stacklevel=3,
+        )
 
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # truncated, corrupt, not a torch file, or objects weights_only refuses
+    except (
+        Exception
+    ) as exc:  # truncated, corrupt, not a torch file, or objects weights_only refuses
         lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip()]
-        detail = next((ln for ln in lines if "WeightsUnpickler error" in ln), lines[0] if lines else "")
+        detail = next(
+            (ln for ln in lines if "WeightsUnpickler error" in ln), lines[0] if lines else ""
+        )
         reject(f"cannot be read ({type(exc).__name__}: {detail[:300]})")
         return None
-    if not isinstance(payload, dict) or not {"format", "key", "config", "state", "history", "meta"} <= payload.keys():
+    if (
+        not isinstance(payload, dict)
+        or not {"format", "key", "config", "state", "history", "meta"} <= payload.keys()
+    ):
         reject("is not an emt.rnn checkpoint (missing fields)")
         return None
     if payload["format"] != FORMAT_VERSION:
         reject(f"has format {payload['format']!r}, expected {FORMAT_VERSION}")
         return None
-    if payload["key"] != config.key() or payload["config"] != json.dumps(config.as_dict(), sort_keys=True):
-        reject(f"belongs to another configuration (stored {payload['config']}, key {payload['key']!r}; "
-               f"wanted key {config.key()!r})")
+    if payload["key"] != config.key() or payload["config"] != json.dumps(
+        config.as_dict(), sort_keys=True
+    ):
+        reject(
+            f"belongs to another configuration (stored {payload['config']}, key {payload['key']!r}; "
+            f"wanted key {config.key()!r})"
+        )
         return None
     state, history, meta = payload["state"], payload["history"], payload["meta"]
     reference = ElmanRNN(config.kappa, config.hidden, bias=config.bias, seed=0).state_dict()
-    if (not isinstance(state, dict) or state.keys() != reference.keys()
-            or any(not isinstance(state[k], torch.Tensor) or state[k].shape != reference[k].shape for k in reference)):
+    if (
+        not isinstance(state, dict)
+        or state.keys() != reference.keys()
+        or any(
+            not isinstance(state[k], torch.Tensor) or state[k].shape != reference[k].shape
+            for k in reference
+        )
+    ):
         reject("holds weights of the wrong names or shapes")
         return None
     if any(not torch.isfinite(v).all() for v in state.values()):
         reject("holds non-finite weights")
         return None
-    if (not isinstance(history, dict) or any(not isinstance(history.get(k), list) for k in _HISTORY_KEYS + _VAL_KEYS)
-            or len({len(history[k]) for k in _HISTORY_KEYS}) != 1
-            or len({len(history[k]) for k in _VAL_KEYS}) != 1):
+    if (
+        not isinstance(history, dict)
+        or any(not isinstance(history.get(k), list) for k in _HISTORY_KEYS + _VAL_KEYS)
+        or len({len(history[k]) for k in _HISTORY_KEYS}) != 1
+        or len({len(history[k]) for k in _VAL_KEYS}) != 1
+    ):
         reject("holds a malformed training history")
         return None
     if not isinstance(meta, dict) or not {"solved", "steps", "wall_seconds"} <= meta.keys():
@@ -581,8 +702,11 @@ def _load(path: Path, config: TrainConfig) -> Trained | None:
     return Trained(config, state, history, meta, path=path, from_cache=True)
 
 
-def get_trained(config: TrainConfig = TrainConfig(), cache_dir: str | os.PathLike | None = None,
-                progress: bool = True) -> Trained:
+def get_trained(
+    config: TrainConfig = TrainConfig(),
+    cache_dir: str | os.PathLike | None = None,
+    progress: bool = True,
+) -> Trained:
     """A trained network for ``config``: from the cache if a valid checkpoint exists, else trained and stored.
 
     Chapter "Training the Elman RNN". The checkpoint (weights, history, configuration) lives in

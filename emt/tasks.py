@@ -37,7 +37,9 @@ def _check_n_out(n_out) -> None:
         raise ValueError(f"n_out must be a non-negative integer, got {n_out!r}")
 
 
-def random_vectors(shape: tuple[int, ...], rng: np.random.Generator, values: str = "pm1") -> np.ndarray:
+def random_vectors(
+    shape: tuple[int, ...], rng: np.random.Generator, values: str = "pm1"
+) -> np.ndarray:
     """Random input vectors: 'pm1' bits in {-1, +1}, '01' bits in {0, 1}, or 'real' standard normal."""
     if values == "pm1":
         return rng.integers(0, 2, size=shape).astype(float) * 2.0 - 1.0
@@ -200,7 +202,8 @@ def _check_window(x, s: int, kappa: int, name: str) -> np.ndarray:
     x = np.asarray(x, dtype=float)
     if x.ndim not in (2, 3) or x.shape[-2:] != (s, kappa):
         raise ValueError(
-            f"{name} must have shape (s, kappa) or (batch, s, kappa) = (..., {s}, {kappa}) for this F, got {x.shape}"
+            f"{name} must have shape (s, kappa) or (batch, s, kappa) = (..., {s}, {kappa}) "
+            f"for this F, got {x.shape}"
         )
     return x
 
@@ -236,7 +239,9 @@ def driven_sequence(F, w) -> np.ndarray:
     F, s, kappa = _as_task(F)
     w = np.asarray(w, dtype=float)
     if w.ndim not in (2, 3) or w.shape[-1] != kappa:
-        raise ValueError(f"w must have shape (T, kappa) or (batch, T, kappa) with kappa = {kappa}, got {w.shape}")
+        raise ValueError(
+            f"w must have shape (T, kappa) or (batch, T, kappa) with kappa = {kappa}, got {w.shape}"
+        )
     lead, T = w.shape[:-2], w.shape[-2]
     buf = np.zeros(lead + (s + T, kappa))  # s leading zeros hold the empty history
     for k in range(T):
@@ -266,7 +271,12 @@ def write_inputs(F, u_inputs) -> np.ndarray:
 
 
 def linear_task_batch(
-    F, batch: int, n_out: int, rng: np.random.Generator, values: str = "pm1", compensate: bool = False
+    F,
+    batch: int,
+    n_out: int,
+    rng: np.random.Generator,
+    values: str = "pm1",
+    compensate: bool = False,
 ) -> tuple[np.ndarray, np.ndarray]:
     """A seedable batch ``(u, y)`` of any linear task, in the format of :func:`repeat_copy_batch`.
 
@@ -361,13 +371,17 @@ def text_bitmap(text: str, kappa: int = FONT_HEIGHT) -> np.ndarray:
     if not text:
         raise ValueError("text must not be empty")
     if isinstance(kappa, bool) or not isinstance(kappa, (int, np.integer)) or kappa != FONT_HEIGHT:
-        raise ValueError(f"the pixel font is {FONT_HEIGHT} pixels tall: kappa must be {FONT_HEIGHT}, got {kappa!r}")
+        raise ValueError(
+            f"the pixel font is {FONT_HEIGHT} pixels tall: kappa must be {FONT_HEIGHT}, got {kappa!r}"
+        )
     missing = sorted({c for c in text if c.upper() not in _GLYPHS})
     if missing:
         raise ValueError(f"the font lacks the characters {missing!r}; available: {FONT_CHARS!r}")
     cols = []
     for c in text:
-        glyph = np.array([[p == "#" for p in row] for row in _GLYPHS[c.upper()]], dtype=float)  # (5, 3)
+        glyph = np.array(
+            [[p == "#" for p in row] for row in _GLYPHS[c.upper()]], dtype=float
+        )  # (5, 3)
         cols.append(glyph.T)  # (3, 5): one row per time step
         cols.append(np.zeros((1, FONT_HEIGHT)))
     return np.concatenate(cols, axis=0)

@@ -29,12 +29,18 @@ def chapters(args: list[str]) -> list[Path]:
 
 def sync(md: Path) -> None:
     nb = jupytext.read(md)
-    nb.metadata.setdefault("kernelspec", {"name": "python3", "display_name": "Python 3", "language": "python"})
+    nb.metadata.setdefault(
+        "kernelspec", {"name": "python3", "display_name": "Python 3", "language": "python"}
+    )
     start = time.time()
-    NotebookClient(nb, timeout=1800, kernel_name="python3", resources={"metadata": {"path": str(md.parent)}}).execute()
+    NotebookClient(
+        nb, timeout=1800, kernel_name="python3", resources={"metadata": {"path": str(md.parent)}}
+    ).execute()
     out = md.with_suffix(".ipynb")
     nbformat.write(nb, out)
-    print(f"{md.relative_to(ROOT)} -> {out.relative_to(ROOT)} executed in {time.time() - start:.0f} s")
+    print(
+        f"{md.relative_to(ROOT)} -> {out.relative_to(ROOT)} executed in {time.time() - start:.0f} s"
+    )
 
 
 if __name__ == "__main__":

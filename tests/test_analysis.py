@@ -8,40 +8,25 @@ import pytest
 from emt import analysis as A
 from emt import circuits as C
 
-
-@pytest.fixture
-def rng():
-    return np.random.default_rng(2024)
+#: seed of the ``rng`` fixture (tests/conftest.py)
+RNG_SEED = 2024
 
 
 def exact_circuit(rng, n_h, s, kappa, orthogonal=False):
-    """The repeat-copy circuit of emt.circuits in a random basis: W_hh = Psi Phi Psi^+, W_uh = Psi_s, W_r = Psi_s^*."""
+    """The repeat-copy circuit of emt.circuits in a random basis.
+
+    W_hh = Psi Phi Psi^+, W_uh = Psi_s, W_r = Psi_s^*.
+    """
     basis = C.random_basis(n_h, s * kappa, rng, orthogonal=orthogonal)
     phi = C.repeat_copy_phi(s, kappa)
     w_hh, w_uh, w_r = C.circuit(phi, basis, kappa)
     return basis, phi, w_hh, w_uh, w_r
 
 
-def contaminated_circuit(rng, n_h, s, kappa, decay=0.4):
-    """A circuit with a decaying rest: W_hh = B blockdiag(Phi, D) B^-1 with |eig(D)| <= decay < 1.
-
-    W_uh = Psi_s + X R has a component in the decaying invariant subspace X; W_r = Psi_s^* is exact.
-    """
-    n = s * kappa
-    full = C.random_basis(n_h, n_h, rng)
-    psi, x = full[:, :n], full[:, n:]
-    q = np.linalg.qr(rng.standard_normal((n_h - n, n_h - n)))[0]
-    d = decay * q * rng.uniform(0.3, 1.0, n_h - n)  # a contraction with spectral radius <= decay
+def leaky(rng, n_h, s, kappa):
+    """Repeat copy's Phi and emt.circuits.leaky_circuit for it."""
     phi = C.repeat_copy_phi(s, kappa)
-    big = np.zeros((n_h, n_h))
-    big[:n, :n] = phi
-    big[n:, n:] = d
-    inv = np.linalg.inv(full)
-    w_hh = full @ big @ inv
-    w_uh = psi[:, n - kappa :] + x @ rng.standard_normal((n_h - n, kappa))
-    w_r = inv[n - kappa : n]
-    contaminated_circuit.readers = inv[:n]  # the true covectors Psi^* (they annihilate X)
-    return psi, phi, w_hh, w_uh, w_r
+    return (phi,) + tuple(C.leaky_circuit(phi, kappa, n_h, rng))
 
 
 # ------------------------------------------------------------------ Algorithm 1 on the exact circuit
@@ -80,7 +65,10 @@ def test_literal_readouts_exact_in_orthonormal_basis(rng, readout, alpha):
 
 @pytest.mark.parametrize("readout", ["transpose", "pinv"])
 def test_literal_readouts_fail_in_nonorthogonal_basis(rng, readout):
-    """The paper's (W_hh^T)^k W_r^* gives the covectors of memory k, which are Psi_k only if Psi is orthonormal."""
+    """The paper's (W_hh^T)^k W_r^* gives the covectors of memory k.
+
+    They are Psi_k only if Psi is orthonormal.
+    """
     basis, phi, w_hh, w_uh, w_r = exact_circuit(rng, 20, 4, 3)
     vm = A.variable_memories(w_hh, w_uh, w_r, 4, alpha=0.0, readout=readout)
     assert A.relative_error(vm.memory_block, phi) > 0.1
@@ -138,7 +126,7 @@ def test_n_components_smaller(rng):
 
 @pytest.mark.parametrize("alpha", [0.5, 1.0])
 def test_oblique_removal_recovers_with_decaying_rest(rng, alpha):
-    psi, phi, w_hh, w_uh, w_r = contaminated_circuit(rng, 24, 4, 3)
+    phi, w_hh, w_uh, w_r, psi, readers = leaky(rng, 24, 4, 3)
     inputs = rng.standard_normal((50, 12, 3))
     h, _ = C.run_linear(w_hh, w_uh, w_r, inputs)
     vm = A.variable_memories(w_hh, w_uh, w_r, 4, alpha=alpha, hidden_states=h, removal="oblique")
@@ -153,20 +141,21 @@ def test_oblique_removal_recovers_with_decaying_rest(rng, alpha):
     assert np.abs(bad.psi - psi).max() > 1e-3
     # an orthogonal projection gives the right memory block (a compression of W_hh to a subspace
     # orthogonal to the decaying eigenvectors), but not the memories: they leak into Psi_perp
-    orth = A.variable_memories(w_hh, w_uh, w_r, 4, alpha=alpha, hidden_states=h, removal="orthogonal")
+    orth = A.variable_memories(
+        w_hh, w_uh, w_r, 4, alpha=alpha, hidden_states=h, removal="orthogonal"
+    )
     assert np.abs(orth.memory_block - phi).max() < 1e-8
     assert np.abs(orth.psi - psi).max() > 1e-3
     assert A.block_report(orth, phi)["coupling_out"] > 0.1
     # ... and the two readings are dual: the oblique one finds the memory vectors, the orthogonal
     # one the memory readers (covectors), each exactly
-    readers = contaminated_circuit.readers
     assert np.abs(orth.dual[:12] - readers).max() < 1e-8 * np.abs(readers).max()
     assert np.abs(vm.dual[:12] - readers).max() > 1e-3
     assert A.block_report(orth, phi)["coupling_in"] < 1e-8
 
 
 def test_spectral_projector_properties(rng):
-    _, _, w_hh, _, _ = contaminated_circuit(rng, 24, 4, 3)
+    _, w_hh, _, _, _, _ = leaky(rng, 24, 4, 3)
     p, m = A.spectral_projector(w_hh, 1.0, "oblique")
     assert m == 12
     assert np.allclose(p @ p, p, atol=1e-9)
@@ -187,15 +176,26 @@ def test_spectral_projector_properties(rng):
 def test_block_report_exact(rng):
     _, phi, w_hh, w_uh, w_r = exact_circuit(rng, 20, 4, 3)
     rep = A.block_report(A.variable_memories(w_hh, w_uh, w_r, 4), phi)
-    for key in ("block_error", "shift_error", "wrap_error", "coupling_in", "coupling_out"):
+    for key in (
+        "block_error",
+        "shift_error",
+        "wrap_error",
+        "row_wrap_error",
+        "row_shift_error",
+        "coupling_in",
+        "coupling_out",
+    ):
         assert rep[key] < 1e-8
     with pytest.raises(ValueError, match="phi_theory"):
         A.block_report(A.variable_memories(w_hh, w_uh, w_r, 4), np.eye(3))
 
 
 def test_block_report_couplings_do_not_depend_on_the_scale_of_psi(rng):
-    _, phi, w_hh, w_uh, w_r = contaminated_circuit(rng, 24, 4, 3)
-    reps = [A.block_report(A.variable_memories(w_hh, g * w_uh, w_r, 4, alpha=1.0), phi) for g in (1.0, 10.0)]
+    phi, w_hh, w_uh, w_r, _, _ = leaky(rng, 24, 4, 3)
+    reps = [
+        A.block_report(A.variable_memories(w_hh, g * w_uh, w_r, 4, alpha=1.0), phi)
+        for g in (1.0, 10.0)
+    ]
     assert reps[0]["coupling_in"] > 0.01  # the decaying rest does feed the memories here
     assert abs(reps[1]["psi_scale"] / reps[0]["psi_scale"] - 10.0) < 1e-8
     for key in ("block_error", "coupling_in", "coupling_out", "coupling_in_max", "rest_radius"):
@@ -257,11 +257,173 @@ def test_decode_exact_linear_run(rng):
     j = rep.slots[6, 2]
     flipped[6, j - 1, 1] *= -1
     bad = A.decode_memories(flipped, x)
-    assert not bad.all_signs_ok and not bad.signs_ok[6, 2] and bad.bits_ok.sum() == rep.bits_ok.sum() - 1
+    assert (
+        not bad.all_signs_ok
+        and not bad.signs_ok[6, 2]
+        and bad.bits_ok.sum() == rep.bits_ok.sum() - 1
+    )
     assert bad.accuracy(6) < 1.0 and bad.accuracy(slice(7, None)) == 1.0
     # reading one memory off (a wrong slot formula) breaks it
     shifted = np.roll(vm.contents(h), 1, axis=1)
     assert A.decode_memories(shifted, x).min_cosine < 0.9
+
+
+# ------------------------------------------------ what the construction forces
+
+
+@pytest.mark.parametrize("readout", ["dual", "transpose"])
+def test_shift_defects_exact_circuit(rng, readout):
+    ortho = readout == "transpose"  # the literal readout needs it
+    _, _, w_hh, w_uh, w_r = exact_circuit(rng, 20, 4, 3, orthogonal=ortho)
+    d = A.shift_defects(w_hh, w_uh, w_r, 4, readout=readout)
+    assert d["forward"].shape == d["backward"].shape == (3,)
+    assert d["forward"].max() < 1e-10 and d["backward"].max() < 1e-10
+
+
+@pytest.mark.parametrize("removal", ["oblique", "none"])
+def test_forward_shift_is_forced_for_any_w_hh(rng, removal):
+    """Untrained W_hh: the forward half of the shift columns is still exact."""
+    n_h, s, kappa = 24, 4, 3
+    # orthogonal: every |eigenvalue| = 1, the removal keeps everything
+    w_hh = np.linalg.qr(rng.standard_normal((n_h, n_h)))[0]
+    w_uh = rng.standard_normal((n_h, kappa))
+    w_r = rng.standard_normal((kappa, n_h))
+    d = A.shift_defects(w_hh, w_uh, w_r, s, removal=removal)
+    assert d["forward"].max() < 1e-10
+    assert d["backward"].min() > 0.1
+    # hence Algorithm 1 with alpha = 1 reports exact shift columns for a
+    # network that computes nothing; only the wrap-around column shows it
+    phi = C.repeat_copy_phi(s, kappa)
+    vm = A.variable_memories(w_hh, w_uh, w_r, s, alpha=1.0, removal=removal)
+    rep = A.block_report(vm, phi)
+    assert rep["shift_error"] < 1e-8 and rep["wrap_error"] > 0.5
+    # the dual readout alone (alpha = 0) forces every block row but row s-1
+    # (exactly, since the removal step keeps everything here)
+    vm0 = A.variable_memories(w_hh, w_uh, w_r, s, alpha=0.0, removal=removal)
+    rep0 = A.block_report(vm0, phi)
+    assert rep0["row_shift_error"] < 1e-8 and rep0["row_wrap_error"] > 0.5
+    # 0 < alpha < 1: shift-column error = (1 - alpha) Psi^+ P (W B_k - B_{k-1})
+    vm = A.variable_memories(w_hh, w_uh, w_r, s, alpha=0.5, removal=removal)
+    back = A.backward_memories(w_hh, w_r, s)
+    moved = w_hh @ back[:, kappa:] - back[:, :-kappa]
+    predicted = 0.5 * vm.dual[: s * kappa] @ moved
+    error = vm.memory_block[:, kappa:] - phi[:, kappa:]
+    assert np.abs(error - predicted).max() < 1e-8 and np.abs(error).max() > 1e-2
+
+
+def test_shift_defects_orthogonal_removal_is_not_forced(rng):
+    # the orthogonal projector does not commute with W_hh: the forward defect
+    # is not forced
+    _, w_hh, w_uh, w_r, _, _ = leaky(rng, 24, 4, 3)
+    assert A.shift_defects(w_hh, w_uh, w_r, 4)["forward"].max() < 1e-10
+    orth = A.shift_defects(w_hh, w_uh, w_r, 4, removal="orthogonal")
+    assert orth["forward"].max() > 1e-3
+
+
+def test_shift_defects_errors(small):
+    _, _, w_hh, w_uh, w_r = small
+    with pytest.raises(ValueError, match="readout"):
+        A.shift_defects(w_hh, w_uh, w_r, 4, readout="inverse")
+    with pytest.raises(ValueError, match="removal"):
+        A.shift_defects(w_hh, w_uh, w_r, 4, removal="skip")
+    with pytest.raises(ValueError, match="at least 2"):
+        A.shift_defects(w_hh, w_uh, w_r[:, :12], 1)
+    with pytest.raises(ValueError, match="zero"):
+        A.shift_defects(w_hh, np.zeros_like(w_uh), w_r, 4)
+
+
+# ------------------------------------------------------------ figure3_metrics
+
+
+def figure3_inputs(rng, w_hh, w_uh, w_r, s, kappa, n_batch=6, periods=3):
+    """Linear runs: PCA states, a +-1 probe and a batch of +-1 sequences."""
+    T = s + periods * s
+    x = np.where(rng.standard_normal((s, kappa)) > 0, 1.0, -1.0)
+    u = np.zeros((T, kappa))
+    u[:s] = x
+    ub = np.zeros((n_batch, T, kappa))
+    bits = rng.standard_normal((n_batch, s, kappa)) > 0
+    ub[:, :s] = np.where(bits, 1.0, -1.0)
+    h, _ = C.run_linear(w_hh, w_uh, w_r, u)
+    hb, _ = C.run_linear(w_hh, w_uh, w_r, ub)
+    return hb, h, x, hb, ub[:, :s]
+
+
+METRIC_KEYS = {
+    "block_error",
+    "shift_error",
+    "wrap_error",
+    "coupling_in",
+    "coupling_out",
+    "acc_3141",
+    "cos_3141_in",
+    "cos_3141_out",
+    "rnd_acc_in",
+    "rnd_acc_out",
+    "rnd_cos_mean",
+    "rnd_cos_min",
+}
+
+
+@pytest.mark.parametrize("alpha", [0.0, 0.5, 1.0])
+def test_figure3_metrics_exact_circuit(rng, alpha):
+    s, kappa = 4, 3
+    _, phi, w_hh, w_uh, w_r = exact_circuit(rng, 20, s, kappa)
+    w = {"W_hh": w_hh, "W_uh": w_uh, "W_r": w_r}
+    runs = figure3_inputs(rng, w_hh, w_uh, w_r, s, kappa)
+    m = A.figure3_metrics(w, s, phi, *runs, alpha=alpha)
+    assert set(m) == METRIC_KEYS
+    for key in ("block_error", "shift_error", "wrap_error", "coupling_in", "coupling_out"):
+        assert m[key] < 1e-8, key
+    for key in ("acc_3141", "rnd_acc_in", "rnd_acc_out"):
+        assert m[key] == 1.0, key
+    for key in ("cos_3141_in", "cos_3141_out", "rnd_cos_mean", "rnd_cos_min"):
+        assert m[key] > 1 - 1e-9, key
+
+
+def test_figure3_metrics_see_a_flipped_wrap_around(rng):
+    """Memory 1 -> memory s with a sign flip: contents flip at every wrap."""
+    s, kappa, n = 4, 3, 12
+    phi = C.repeat_copy_phi(s, kappa)
+    bad = phi.copy()
+    bad[n - kappa :, :kappa] *= -1
+    w_hh, w_uh, w_r = C.circuit(bad, C.random_basis(20, n, rng), kappa)
+    w = {"W_hh": w_hh, "W_uh": w_uh, "W_r": w_r}
+    args = figure3_inputs(rng, w_hh, w_uh, w_r, s, kappa)
+    m = A.figure3_metrics(w, s, phi, *args, alpha=1.0)
+    assert m["shift_error"] < 1e-8  # forced by the construction for alpha = 1
+    assert abs(m["wrap_error"] - 2.0) < 1e-8  # -I against I
+    assert m["block_error"] > 0.4
+    # the input phase is untouched (nothing has wrapped yet), the output
+    # phase is not
+    assert m["rnd_acc_in"] == 1.0 and m["cos_3141_in"] > 1 - 1e-9
+    assert m["rnd_acc_out"] < 0.75 and m["rnd_cos_min"] < 0
+    assert m["cos_3141_out"] < -1 + 1e-9
+    assert m["acc_3141"] < 1.0
+    # the same network read against its own Phi is exact again
+    own = A.figure3_metrics(w, s, bad, *args, alpha=1.0)
+    assert own["block_error"] < 1e-8
+
+
+def test_figure3_metrics_errors(rng):
+    s, kappa = 4, 3
+    _, phi, w_hh, w_uh, w_r = exact_circuit(rng, 20, s, kappa)
+    w = {"W_hh": w_hh, "W_uh": w_uh, "W_r": w_r}
+    pca, h, x, hb, xb = figure3_inputs(rng, w_hh, w_uh, w_r, s, kappa)
+    with pytest.raises(ValueError, match="W_r"):
+        A.figure3_metrics({"W_hh": w_hh, "W_uh": w_uh}, s, phi, pca, h, x, hb, xb)
+    with pytest.raises(ValueError, match="probe_states"):
+        A.figure3_metrics(w, s, phi, pca, h[:, :5], x, hb, xb)
+    with pytest.raises(ValueError, match="batch_states"):
+        A.figure3_metrics(w, s, phi, pca, h, x, hb[0], xb)
+    with pytest.raises(ValueError, match="probe_inputs"):
+        A.figure3_metrics(w, s, phi, pca, h, x[:3], hb, xb)
+    with pytest.raises(ValueError, match="batch_inputs"):
+        A.figure3_metrics(w, s, phi, pca, h, x, hb, xb[:2])
+    with pytest.raises(ValueError, match="past the input phase"):
+        A.figure3_metrics(w, s, phi, pca, h[:s], x, hb, xb)
+    with pytest.raises(ValueError, match="alpha"):
+        A.figure3_metrics(w, s, phi, pca, h, x, hb, xb, alpha=2.0)
 
 
 # ------------------------------------------------------------------ bad arguments

@@ -8,10 +8,8 @@ import pytest
 from emt import circuits as C
 from emt.tasks import repeat_copy_batch
 
-
-@pytest.fixture
-def rng():
-    return np.random.default_rng(1234)
+#: seed of the ``rng`` fixture (tests/conftest.py)
+RNG_SEED = 1234
 
 
 # ---------------------------------------------------------------- bases and duals
@@ -228,7 +226,11 @@ def test_repeat_copy_recall_real_inputs(rng, n_h):
 
 def test_run_linear_matches_loop(rng):
     n_h, kappa, T = 4, 2, 5
-    w_hh, w_uh, w_r = rng.standard_normal((n_h, n_h)) * 0.5, rng.standard_normal((n_h, kappa)), rng.standard_normal((3, n_h))
+    w_hh, w_uh, w_r = (
+        rng.standard_normal((n_h, n_h)) * 0.5,
+        rng.standard_normal((n_h, kappa)),
+        rng.standard_normal((3, n_h)),
+    )
     u = rng.standard_normal((T, kappa))
     h0 = rng.standard_normal(n_h)
     h, y = C.run_linear(w_hh, w_uh, w_r, u, h0=h0)
@@ -255,6 +257,41 @@ def test_run_linear_errors():
     for args in cases:
         with pytest.raises(ValueError):
             C.run_linear(*args[:4], h0=args[4])
+
+
+def test_leaky_circuit_structure(rng):
+    s, kappa, n_h, n = 4, 3, 20, 12
+    phi = C.repeat_copy_phi(s, kappa)
+    circ = C.leaky_circuit(phi, kappa, n_h, rng, decay=0.4)
+    w_hh, w_uh, w_r, psi, readers = circ
+    assert np.allclose(readers @ psi, np.eye(n), atol=1e-10)
+    assert np.allclose(w_hh @ psi, psi @ phi, atol=1e-10)  # memories follow Phi
+    assert np.allclose(readers @ w_hh, phi @ readers, atol=1e-10)
+    moduli = np.sort(np.abs(np.linalg.eigvals(w_hh)))
+    assert np.allclose(moduli[: n_h - n], 0.4, atol=1e-8)  # the rest decays
+    assert np.allclose(moduli[n_h - n :], 1.0, atol=1e-8)
+    assert np.array_equal(w_r, readers[n - kappa :])  # exact reader of memory s
+    leak = w_uh - psi[:, n - kappa :]
+    assert np.abs(leak).max() > 0.1  # the writer does leak ...
+    # ... into the rest, which the readers ignore
+    assert np.abs(readers @ leak).max() < 1e-10
+    again = C.leaky_circuit(phi, kappa, n_h, np.random.default_rng(RNG_SEED))
+    first = C.leaky_circuit(phi, kappa, n_h, np.random.default_rng(RNG_SEED))
+    assert all(np.array_equal(a, b) for a, b in zip(again, first))
+
+
+def test_leaky_circuit_errors(rng):
+    phi = C.repeat_copy_phi(4, 3)
+    for args, match in (
+        ((phi, 3, 12), "smaller than n_h"),
+        ((phi, 5, 20), "whole number"),
+        ((phi[:, :11], 3, 20), "square"),
+    ):
+        with pytest.raises(ValueError, match=match):
+            C.leaky_circuit(*args, rng)
+    for decay in (1.0, -0.1, "x", float("nan")):
+        with pytest.raises(ValueError, match="decay"):
+            C.leaky_circuit(phi, 3, 20, rng, decay=decay)
 
 
 # ---------------------------------------------------------------- slot_of

@@ -7,15 +7,8 @@ import pytest
 
 from emt import dynamics as dyn
 
-
-@pytest.fixture
-def rng():
-    return np.random.default_rng(1234)
-
-
-def with_norm(n, norm, rng):
-    W = rng.standard_normal((n, n))
-    return W * (norm / np.linalg.norm(W, 2))
+#: seed of the ``rng`` fixture (tests/conftest.py)
+RNG_SEED = 1234
 
 
 # --------------------------------------------------------------------------- maps
@@ -50,7 +43,7 @@ def test_h_inv_inverts_h_on_the_cube(rng):
 
 @pytest.mark.parametrize("norm", [0.3, 1.0, 3.0, 30.0])
 def test_conjugacy_holds_for_any_norm(rng, norm):
-    W = with_norm(5, norm, rng)
+    W = dyn.random_with_norm(5, norm, rng)
     x0 = 2.0 * rng.standard_normal((5, 10))
     gap = dyn.conjugacy_gap(x0, W, 50)
     assert gap.shape == (51,)
@@ -63,7 +56,7 @@ def test_conjugacy_holds_for_any_norm(rng, norm):
 
 
 def test_paper_form_in_float_and_with_more_digits(rng):
-    W = with_norm(4, 2.0, rng)
+    W = dyn.random_with_norm(4, 2.0, rng)
     x0 = rng.standard_normal(4)
     assert dyn.inverse_form_gap(x0, W, 50).max() <= 1e-9
     gap_mp = dyn.inverse_form_gap(x0, W, 20, prec=100)
@@ -93,11 +86,15 @@ def test_trajectories(rng):
 
 
 def test_jacobians_and_chain_rule(rng):
-    W = with_norm(4, 3.0, rng)
+    W = dyn.random_with_norm(4, 3.0, rng)
     x = rng.standard_normal(4)
     eps = 1e-6
-    num_f = np.stack([(dyn.f(x + eps * e, W) - dyn.f(x - eps * e, W)) / (2 * eps) for e in np.eye(4)], axis=1)
-    num_g = np.stack([(dyn.g(x + eps * e, W) - dyn.g(x - eps * e, W)) / (2 * eps) for e in np.eye(4)], axis=1)
+    num_f = np.stack(
+        [(dyn.f(x + eps * e, W) - dyn.f(x - eps * e, W)) / (2 * eps) for e in np.eye(4)], axis=1
+    )
+    num_g = np.stack(
+        [(dyn.g(x + eps * e, W) - dyn.g(x - eps * e, W)) / (2 * eps) for e in np.eye(4)], axis=1
+    )
     assert np.allclose(dyn.jacobian_f(x, W), num_f, atol=1e-8)
     assert np.allclose(dyn.jacobian_g(x, W), num_g, atol=1e-8)
     left = np.diag(1 - np.tanh(dyn.f(x, W)) ** 2) @ dyn.jacobian_f(x, W)
@@ -108,7 +105,7 @@ def test_jacobians_and_chain_rule(rng):
 
 
 def test_lyapunov_exponent_signs(rng):
-    W = with_norm(6, 0.5, rng)
+    W = dyn.random_with_norm(6, 0.5, rng)
     lam = dyn.lyapunov_exponent(rng.standard_normal(6), W, 200)
     assert lam <= np.log(0.5) + 1e-9  # contraction: at most log ||W||
     # the definition on a short orbit: lambda = (1/N) sum_k log |w (1 - tanh(x_k)^2)| in one dimension
@@ -168,6 +165,59 @@ def test_match_spectra():
     assert abs(dist - 1e-9) < 1e-15
     _, d2 = dyn.match_spectra(a, np.array([1.0, 2.0 - 1j, -3.0]))
     assert abs(d2 - 2.0) < 1e-12
+
+
+def test_match_spectra_zero_tol_counts_zeros_apart():
+    # a Jordan chain of length 3 at 0: computed eigenvalues scatter ~ eps^(1/3)
+    J = np.diag(np.ones(2), 1)
+    J[2, 0] = 1e-15
+    W = np.zeros((5, 5))
+    W[:3, :3] = J
+    W[3:, 3:] = [[0.0, -1.0], [1.0, 0.0]]  # eigenvalues +-i
+    ev = np.linalg.eigvals(W)
+    theory = np.array([1j, -1j, 0.0])  # the zero eigenvalue listed once only
+    with pytest.raises(ValueError, match="different sizes"):
+        dyn.match_spectra(ev, theory)
+    perm, dist = dyn.match_spectra(ev, theory, zero_tol=0.1)
+    assert dist < 1e-12 and perm.shape == (2,)
+    kept = theory[np.abs(theory) > 0.1]
+    assert np.allclose(kept[perm], ev[np.abs(ev) > 0.1], atol=1e-12)
+    # without zero_tol the scattered zeros are what limits the match
+    assert dyn.match_spectra(ev, np.array([1j, -1j, 0, 0, 0]))[1] > 1e-6
+    # a wrong nonzero eigenvalue is still seen, a missing one is refused
+    wrong = np.array([1j, -1.1j, 0.0])
+    assert dyn.match_spectra(ev, wrong, zero_tol=0.1)[1] > 0.09
+    with pytest.raises(ValueError, match="modulus > zero_tol"):
+        dyn.match_spectra(ev, np.array([1j, 0.0]), zero_tol=0.1)
+    assert dyn.match_spectra([0.0, 1e-3], [0.0], zero_tol=0.1)[1] == 0.0
+    for bad in (-1.0, np.nan, "x", True):
+        with pytest.raises(ValueError, match="zero_tol"):
+            dyn.match_spectra(ev, ev, zero_tol=bad)
+
+
+def test_random_with_norm_and_spectral_norm(rng):
+    for norm in (0.0, 0.9, 30.0):
+        W = dyn.random_with_norm(6, norm, rng)
+        assert W.shape == (6, 6)
+        assert abs(dyn.spectral_norm(W) - norm) < 1e-12 * max(1.0, norm)
+        assert abs(np.linalg.norm(W, 2) - norm) < 1e-12 * max(1.0, norm)
+    # reproducible from a seed, and not a multiple of a fixed matrix
+    a = dyn.random_with_norm(4, 2.0, np.random.default_rng(5))
+    b = dyn.random_with_norm(4, 2.0, np.random.default_rng(5))
+    c = dyn.random_with_norm(4, 2.0, np.random.default_rng(6))
+    assert np.array_equal(a, b) and np.abs(a - c).max() > 1e-2
+    assert abs(dyn.spectral_norm(np.diag([3.0, -4.0])) - 4.0) < 1e-15
+    for args, match in (
+        ((0, 1.0, rng), "n must"),
+        ((2.5, 1.0, rng), "n must"),
+        ((3, -1.0, rng), "norm"),
+        ((3, np.inf, rng), "norm"),
+        ((3, 1.0, 7), "Generator"),
+    ):
+        with pytest.raises(ValueError, match=match):
+            dyn.random_with_norm(*args)
+    with pytest.raises(ValueError, match="square"):
+        dyn.spectral_norm(np.zeros((2, 3)))
 
 
 def test_second_decomposition_and_decompose(rng):

@@ -18,9 +18,7 @@ XI = np.array([[1.0, 1.0], [1.0, 0.0], [0.0, 2.0]])  # non-orthogonal, full colu
 PHI_PRIME = np.array([[-1.0, 2.0], [2.0, -1.0]])
 
 
-def zero(M):
-    M = sp.Matrix(M)
-    return M.applyfunc(lambda e: sp.expand(sp.numer(sp.together(e)))) == sp.zeros(*M.shape)
+zero = gs.is_zero_matrix  # shared with the chapter book/gsemm.md
 
 
 @pytest.fixture(scope="module")
@@ -28,10 +26,36 @@ def S():
     return gs.symbolic_matrices(3, 2)
 
 
+def general_rhs(S):
+    """Eq. 1's right-hand sides with every constant and function symbolic."""
+    return gs.eq1_rhs(
+        S.Xi,
+        S.Phi_prime,
+        S.V_f,
+        S.V_h,
+        S.V_d,
+        alpha_s=S.alpha_s,
+        alpha_c=S.alpha_c,
+        sigma_f=S.sigma_f,
+        sigma_h=S.sigma_h,
+        Xi_pinv=S.Xi_pinv,
+    )
+
+
 def derived_map(S, signs=gs.EQ1_SIGNS, sigma_h=IDENTITY, Xi_pinv=None):
-    F = gs.eq1_rhs(S.Xi, S.Phi_prime, S.V_f, S.V_h, S.V_d, alpha_s=S.alpha_s, alpha_c=S.alpha_c,
-                   sigma_f=S.sigma_f, sigma_h=sigma_h, Xi_pinv=S.Xi_pinv if Xi_pinv is None else Xi_pinv,
-                   signs=signs)
+    F = gs.eq1_rhs(
+        S.Xi,
+        S.Phi_prime,
+        S.V_f,
+        S.V_h,
+        S.V_d,
+        alpha_s=S.alpha_s,
+        alpha_c=S.alpha_c,
+        sigma_f=S.sigma_f,
+        sigma_h=sigma_h,
+        Xi_pinv=S.Xi_pinv if Xi_pinv is None else Xi_pinv,
+        signs=signs,
+    )
     return gs.derive_discrete_map(*F, S, dt=1).V_f_next.subs(S.T_f, 1)
 
 
@@ -40,7 +64,13 @@ def target(S):
 
 
 def generators(S):
-    return list(S.Xi) + list(S.Xi_pinv) + list(S.Phi_prime) + list(S.V_f.applyfunc(S.sigma_f)) + list(S.V_f)
+    return (
+        list(S.Xi)
+        + list(S.Xi_pinv)
+        + list(S.Phi_prime)
+        + list(S.V_f.applyfunc(S.sigma_f))
+        + list(S.V_f)
+    )
 
 
 # ---------------------------------------------------------------- sympy half
@@ -53,8 +83,12 @@ def test_eq1_gives_section_3_map_at_unit_alphas(S):
 
 def test_general_alphas_enter_as_alpha_s_and_sqrt_alpha_s_alpha_c(S):
     m = derived_map(S)
-    general = S.Xi * (S.alpha_s * sp.eye(2) + sp.sqrt(S.alpha_s) * S.alpha_c * S.Phi_prime.T) * S.Xi_pinv \
+    general = (
+        S.Xi
+        * (S.alpha_s * sp.eye(2) + sp.sqrt(S.alpha_s) * S.alpha_c * S.Phi_prime.T)
+        * S.Xi_pinv
         * S.V_f.applyfunc(S.sigma_f)
+    )
     assert zero(m - general)
 
 
@@ -73,8 +107,18 @@ def test_a_single_flipped_sign_breaks_the_map(S, flip):
 
 def test_step_size_must_equal_T_f(S):
     dt = sp.Symbol("Delta_t", positive=True)
-    F = gs.eq1_rhs(S.Xi, S.Phi_prime, S.V_f, S.V_h, S.V_d, alpha_s=1, alpha_c=1, sigma_f=S.sigma_f,
-                   sigma_h=IDENTITY, Xi_pinv=S.Xi_pinv)
+    F = gs.eq1_rhs(
+        S.Xi,
+        S.Phi_prime,
+        S.V_f,
+        S.V_h,
+        S.V_d,
+        alpha_s=1,
+        alpha_c=1,
+        sigma_f=S.sigma_f,
+        sigma_h=IDENTITY,
+        Xi_pinv=S.Xi_pinv,
+    )
     m = gs.derive_discrete_map(*F, S, dt=dt).V_f_next
     conds = gs.coefficient_conditions(m - target(S), generators(S))
     assert sp.solve(conds, [dt], dict=True) == [{dt: S.T_f}]
@@ -84,29 +128,40 @@ def test_tanh_sigma_h_breaks_the_map(S):
     m = derived_map(S, sigma_h=sp.Lambda(x, sp.tanh(x))).subs({S.alpha_s: 1, S.alpha_c: 1})
     rng = np.random.default_rng(0)
     X = rng.normal(size=(3, 2))
-    values = {**dict(zip(S.Xi, X.ravel())), **dict(zip(S.Xi_pinv, np.linalg.pinv(X).ravel())),
-              **dict(zip(S.Phi_prime, rng.normal(size=4))),
-              **dict(zip(S.V_f.applyfunc(S.sigma_f), rng.normal(size=3)))}
+    values = {
+        **dict(zip(S.Xi, X.ravel())),
+        **dict(zip(S.Xi_pinv, np.linalg.pinv(X).ravel())),
+        **dict(zip(S.Phi_prime, rng.normal(size=4))),
+        **dict(zip(S.V_f.applyfunc(S.sigma_f), rng.normal(size=3))),
+    }
     diff = (m - target(S)).subs(values)
     assert max(abs(float(d)) for d in diff) > 1e-3
 
 
 def test_fast_variables_instantaneous_values(S):
-    F = gs.eq1_rhs(S.Xi, S.Phi_prime, S.V_f, S.V_h, S.V_d, alpha_s=S.alpha_s, alpha_c=S.alpha_c,
-                   sigma_f=S.sigma_f, sigma_h=S.sigma_h, Xi_pinv=S.Xi_pinv)
+    F = general_rhs(S)
     d = gs.derive_discrete_map(*F, S)
     sf = S.V_f.applyfunc(S.sigma_f)
     assert zero(d.V_d + sf)
-    assert zero(d.V_h + (sp.sqrt(S.alpha_s) * sp.eye(2) + S.alpha_c * S.Phi_prime.T) * S.Xi_pinv * sf)
+    assert zero(
+        d.V_h + (sp.sqrt(S.alpha_s) * sp.eye(2) + S.alpha_c * S.Phi_prime.T) * S.Xi_pinv * sf
+    )
 
 
 def test_appendix_a_gives_its_eq20_and_differs_for_non_orthogonal_xi(S):
-    eq_f, eq_h, eq_d = gs.appendix_a_equations(S.Xi, S.Phi_prime, S.V_f, S.V_f_next, S.V_h, S.V_d,
-                                               T_f=1, sigma_f=S.sigma_f, sigma_h=IDENTITY)
-    sol_d = gs.solve_instantaneous(eq_d, S.V_d)
-    sol_h = gs.solve_instantaneous([e.subs(sol_d) for e in eq_h], S.V_h)
-    sol_f = gs.solve_instantaneous([e.subs(sol_h) for e in eq_f], S.V_f_next)
-    m = S.V_f_next.subs(sol_f)
+    eq_f, eq_h, eq_d = gs.appendix_a_equations(
+        S.Xi,
+        S.Phi_prime,
+        S.V_f,
+        S.V_f_next,
+        S.V_h,
+        S.V_d,
+        T_f=1,
+        sigma_f=S.sigma_f,
+        sigma_h=IDENTITY,
+    )
+    sol_d, sol_h = gs.solve_fast_variables(eq_h, eq_d, S)
+    m = S.V_f_next.subs(gs.solve_next_state(eq_f, sol_h, sol_d, S))
     sf = S.V_f.applyfunc(S.sigma_f)
     assert zero(m - S.Xi * (sp.eye(2) + S.Phi_prime.T) * S.Xi.T * sf)
     Xc = sp.Matrix(XI.astype(int))
@@ -115,6 +170,43 @@ def test_appendix_a_gives_its_eq20_and_differs_for_non_orthogonal_xi(S):
     Xo = sp.Matrix([[1, 2], [2, 1], [2, -2]]) / 3
     sub = {**dict(zip(S.Xi, Xo)), **dict(zip(S.Xi_pinv, gs.symbolic_pinv(Xo)))}
     assert zero((m - target(S)).subs(sub))
+
+
+def test_is_zero_matrix_decides_both_ways():
+    a, b = sp.symbols("a b")
+    square = (a + b) ** 2 - a**2 - 2 * a * b - b**2
+    assert gs.is_zero_matrix(sp.Matrix([a / (a + 1) - 1 + 1 / (a + 1), square]))
+    assert gs.is_zero_matrix(sp.zeros(2, 3))
+    assert not gs.is_zero_matrix(sp.Matrix([0, a / (a + 1) - 1]))
+    assert not gs.is_zero_matrix([[a * b - b * a + sp.Rational(1, 10**30)]])
+    with pytest.raises(ValueError, match="sympy matrix"):
+        gs.is_zero_matrix("not a matrix")
+
+
+def test_discretisation_steps_one_by_one(S):
+    """Each step transforms the previous one; derive_discrete_map composes."""
+    F = general_rhs(S)
+    euler = gs.euler_system(*F, S, dt=1)
+    assert len(euler.f) == 3 and len(euler.h) == 2 and len(euler.d) == 3
+    nxt = set(euler.V_h_next) | set(euler.V_d_next)
+    assert all(e.free_symbols & nxt for e in euler.h + euler.d)
+    assert all(S.T_h in e.free_symbols for e in euler.h)
+    C_h, C_d = gs.instantaneous_constraints(euler, S)
+    assert not any(c.free_symbols & (nxt | {S.T_h, S.T_d}) for c in C_h + C_d)
+    sol_d, sol_h = gs.solve_fast_variables(C_h, C_d, S)
+    assert not any(v in e.free_symbols for e in sol_h.values() for v in S.V_d)
+    assert zero(sp.Matrix([c.lhs - c.rhs for c in C_d]).subs(sol_d))
+    assert zero(sp.Matrix([c.lhs - c.rhs for c in C_h]).subs(sol_h).subs(sol_d))
+    sol_f = gs.solve_next_state(euler.f, sol_h, sol_d, S)
+    residual = sp.Matrix([e.lhs - e.rhs for e in euler.f])
+    assert zero(residual.subs(sol_h).subs(sol_d).subs(sol_f))
+    d = gs.derive_discrete_map(*F, S)
+    assert zero(d.V_f_next - S.V_f_next.subs(sol_f))
+    assert zero(d.V_h - S.V_h.subs(sol_h))
+    # the constraints fix the fast variables only once T_h, T_d are zero:
+    # with T_h kept, V_h's equation still holds its next-step value
+    kept = sp.Matrix([e.lhs - e.rhs for e in euler.h])
+    assert not zero(kept.subs(sol_h).subs(sol_d))
 
 
 def test_symbolic_pinv_is_left_inverse_and_rejects_rank_deficiency():
@@ -139,8 +231,14 @@ def test_eq1_rhs_value_errors(S):
     with pytest.raises(ValueError, match="signs"):
         gs.eq1_rhs(S.Xi, S.Phi_prime, S.V_f, S.V_h, S.V_d, signs=(1, 0, 1), **kw)
     with pytest.raises(ValueError, match="more memories"):
-        gs.eq1_rhs(S.Xi.T, S.Phi_prime.row_insert(2, sp.zeros(1, 2)).col_insert(2, sp.zeros(3, 1)),
-                   S.V_h, S.V_f, S.V_h, **kw)
+        gs.eq1_rhs(
+            S.Xi.T,
+            S.Phi_prime.row_insert(2, sp.zeros(1, 2)).col_insert(2, sp.zeros(3, 1)),
+            S.V_h,
+            S.V_f,
+            S.V_h,
+            **kw,
+        )
     with pytest.raises(ValueError, match="full column rank"):
         gs.eq1_rhs(sp.Matrix([[1, 2], [1, 2], [2, 4]]), S.Phi_prime, S.V_f, S.V_h, S.V_d, **kw)
 
@@ -166,7 +264,9 @@ def test_euler_step_of_eq1_is_the_discrete_map():
     rng = np.random.default_rng(1)
     for _ in range(10):
         v = rng.normal(size=3) * 2
-        assert np.allclose(gs.euler_step(XI, PHI_PRIME, v), gs.discrete_map(XI, PHI_PRIME, v), atol=1e-12)
+        assert np.allclose(
+            gs.euler_step(XI, PHI_PRIME, v), gs.discrete_map(XI, PHI_PRIME, v), atol=1e-12
+        )
 
 
 def test_numeric_general_alphas():
@@ -174,7 +274,9 @@ def test_numeric_general_alphas():
     for _ in range(5):
         X, Pp, v = rng.normal(size=(3, 2)), rng.normal(size=(2, 2)), rng.normal(size=3)
         a_s, a_c = rng.uniform(0.2, 3.0, size=2)
-        expected = X @ (a_s * np.eye(2) + np.sqrt(a_s) * a_c * Pp.T) @ np.linalg.pinv(X) @ np.tanh(v)
+        expected = (
+            X @ (a_s * np.eye(2) + np.sqrt(a_s) * a_c * Pp.T) @ np.linalg.pinv(X) @ np.tanh(v)
+        )
         assert np.allclose(gs.euler_step(X, Pp, v, alpha_s=a_s, alpha_c=a_c), expected, atol=1e-12)
 
 
@@ -183,7 +285,9 @@ def test_hebbian_variant_differs_for_non_orthogonal_memories():
     hebb = gs.euler_step(XI, PHI_PRIME, v, Xi_pinv=XI.T)
     assert np.abs(hebb - gs.discrete_map(XI, PHI_PRIME, v)).max() > 1e-3
     Q = np.array([[1.0, 2.0], [2.0, 1.0], [2.0, -2.0]]) / 3
-    assert np.allclose(gs.euler_step(Q, PHI_PRIME, v, Xi_pinv=Q.T), gs.discrete_map(Q, PHI_PRIME, v), atol=1e-12)
+    assert np.allclose(
+        gs.euler_step(Q, PHI_PRIME, v, Xi_pinv=Q.T), gs.discrete_map(Q, PHI_PRIME, v), atol=1e-12
+    )
 
 
 def test_fast_values_zero_the_fast_equations():
@@ -197,7 +301,10 @@ def test_full_system_approaches_reduced_flow():
     v0 = np.array([0.6, 1.2, -1.4])
     t = np.linspace(0, 3, 31)
     red = gs.integrate_reduced(XI, PHI_PRIME, v0, t)
-    errs = [np.abs(gs.integrate_eq1(XI, PHI_PRIME, v0, t, T_h=e, T_d=e)[0] - red).max() for e in (1e-2, 1e-3)]
+    errs = [
+        np.abs(gs.integrate_eq1(XI, PHI_PRIME, v0, t, T_h=e, T_d=e)[0] - red).max()
+        for e in (1e-2, 1e-3)
+    ]
     assert errs[1] < errs[0] / 5
     assert errs[1] < 1e-2
 
@@ -207,7 +314,9 @@ def test_relaxation_scheme_approaches_discrete_map_and_methods_agree():
     orbit = gs.iterate(lambda v: gs.discrete_map(XI, PHI_PRIME, v), v0, 4)
     for variant in ("average", "end"):
         exact = gs.relaxation_scheme(XI, PHI_PRIME, v0, 4, T_h=1e-3, T_d=1e-3, variant=variant)
-        radau = gs.relaxation_scheme(XI, PHI_PRIME, v0, 4, T_h=1e-3, T_d=1e-3, variant=variant, method="Radau")
+        radau = gs.relaxation_scheme(
+            XI, PHI_PRIME, v0, 4, T_h=1e-3, T_d=1e-3, variant=variant, method="Radau"
+        )
         assert np.abs(exact - radau).max() < 1e-8
         assert np.abs(exact - orbit).max() < 0.05
     average = gs.relaxation_scheme(XI, PHI_PRIME, v0, 4, T_h=1e-3, T_d=1e-3, variant="average")
@@ -262,7 +371,9 @@ def test_numeric_value_errors():
 
 def test_nonlinear_sigma_h_runs_with_radau():
     v0 = np.array([0.6, 1.2, -1.4])
-    orbit = gs.relaxation_scheme(XI, PHI_PRIME, v0, 2, T_h=1e-3, T_d=1e-3, sigma_h=np.tanh, method="Radau")
+    orbit = gs.relaxation_scheme(
+        XI, PHI_PRIME, v0, 2, T_h=1e-3, T_d=1e-3, sigma_h=np.tanh, method="Radau"
+    )
     assert orbit.shape == (3, 3) and np.all(np.isfinite(orbit))
 
 

@@ -25,7 +25,9 @@ def test_pair_has_same_cells(md):
     source = jupytext.read(md)
     paired = nbformat.read(ipynb, as_version=4)
     a, b = cells(source), cells(paired)
-    assert len(a) == len(b), f"{md.name}: {len(a)} cells in the .md, {len(b)} in the .ipynb: run `make notebooks`"
+    assert len(a) == len(b), (
+        f"{md.name}: {len(a)} cells in the .md, {len(b)} in the .ipynb: run `make notebooks`"
+    )
     for i, (x, y) in enumerate(zip(a, b)):
         assert x == y, f"{md.name}: cell {i} differs between .md and .ipynb: run `make notebooks`"
 
@@ -35,6 +37,8 @@ def test_pair_is_executed(md):
     paired = nbformat.read(md.with_suffix(".ipynb"), as_version=4)
     code = [c for c in paired.cells if c.cell_type == "code"]
     assert code, f"{md.name} has no code cell"
-    assert all(c.execution_count is not None for c in code), f"{md.name}: notebook not executed: run `make notebooks`"
+    assert all(c.execution_count is not None for c in code), (
+        f"{md.name}: notebook not executed: run `make notebooks`"
+    )
     errors = [o for c in code for o in c.outputs if o.output_type == "error"]
     assert not errors, f"{md.name}: stored outputs contain an error"

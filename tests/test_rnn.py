@@ -3,17 +3,19 @@
 import dataclasses
 import os
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pytest
-from pathlib import Path
 import torch
 
 from emt import rnn
 from emt.tasks import repeat_copy_batch
 
 # A configuration small enough to train in a fraction of a second (it does not solve the task).
-TINY = dict(s=4, kappa=2, hidden=12, n_val=50, eval_every=10, max_steps=30, stage_batch=(16, 16, 16))
+TINY = dict(
+    s=4, kappa=2, hidden=12, n_val=50, eval_every=10, max_steps=30, stage_batch=(16, 16, 16)
+)
 
 
 def tiny(**changes):
@@ -65,10 +67,25 @@ def test_config_defaults_and_hash():
 def test_config_key_depends_on_every_field_and_on_the_format(monkeypatch):
     base = rnn.TrainConfig()
     changed = {
-        "s": 15, "kappa": 4, "hidden": 129, "seed": 1, "bias": True, "init": "pytorch",
-        "stage_periods": (2, 4, 9), "stage_batch": (128, 64, 33), "stage_lr": (3e-3, 2e-3, 2e-3),
-        "final_lr_decay": 0.3, "min_lr": 2e-4, "advance_accuracy": 0.9, "clip": 2.0, "eval_every": 50,
-        "n_val": 999, "val_periods": 4, "long_steps": 201, "long_bit_accuracy": 0.999, "max_steps": 8001,
+        "s": 15,
+        "kappa": 4,
+        "hidden": 129,
+        "seed": 1,
+        "bias": True,
+        "init": "pytorch",
+        "stage_periods": (2, 4, 9),
+        "stage_batch": (128, 64, 33),
+        "stage_lr": (3e-3, 2e-3, 2e-3),
+        "final_lr_decay": 0.3,
+        "min_lr": 2e-4,
+        "advance_accuracy": 0.9,
+        "clip": 2.0,
+        "eval_every": 50,
+        "n_val": 999,
+        "val_periods": 4,
+        "long_steps": 201,
+        "long_bit_accuracy": 0.999,
+        "max_steps": 8001,
         "threads": 2,
     }
     assert set(changed) == {f.name for f in dataclasses.fields(rnn.TrainConfig)}, "test every field"
@@ -180,8 +197,11 @@ def test_model_init_orthogonal_and_seeded():
 
 @pytest.mark.parametrize(
     "args, msg",
-    [((0, 5), "kappa must be a positive integer"), ((5, 0), "hidden must be a positive integer"),
-     ((5, -3), "hidden must be a positive integer")],
+    [
+        ((0, 5), "kappa must be a positive integer"),
+        ((5, 0), "hidden must be a positive integer"),
+        ((5, -3), "hidden must be a positive integer"),
+    ],
 )
 def test_model_bad_sizes(args, msg):
     with pytest.raises(ValueError, match=msg):
@@ -261,8 +281,12 @@ def test_evaluate_is_reproducible_and_fresh():
 
 def test_evaluate_bad_arguments():
     w = oracle_weights(3, 2)
-    for kw, msg in [({"n_seq": 0}, "n_seq"), ({"n_periods": 0}, "n_periods"), ({"long_steps": 0}, "long_steps"),
-                    ({"s": 0}, "s must be")]:
+    for kw, msg in [
+        ({"n_seq": 0}, "n_seq"),
+        ({"n_periods": 0}, "n_periods"),
+        ({"long_steps": 0}, "long_steps"),
+        ({"s": 0}, "s must be"),
+    ]:
         with pytest.raises(ValueError, match=msg):
             rnn.evaluate(w, **{"s": 3, **kw})
 
@@ -294,7 +318,9 @@ def test_training_history_and_trained_object():
     for k in ("step", "loss", "accuracy", "bit_accuracy", "stage", "n_out", "wall"):
         assert len(h[k]) == t.meta["steps"], k
     assert h["step"] == list(range(1, t.meta["steps"] + 1))
-    assert all(n == t.config.stage_periods[st] * t.config.s for st, n in zip(h["stage"], h["n_out"]))
+    assert all(
+        n == t.config.stage_periods[st] * t.config.s for st, n in zip(h["stage"], h["n_out"])
+    )
     assert all(b >= a for a, b in zip(h["wall"], h["wall"][1:]))
     w = t.weights()
     assert w["W_hh"].shape == (12, 12) and w["W_uh"].shape == (12, 2) and w["W_r"].shape == (2, 12)
@@ -310,8 +336,17 @@ def test_training_warns_when_the_criterion_is_not_met():
 
 def test_training_solves_a_small_task():
     """The recipe solves s=4, kappa=2 with 16 units (long horizon shortened to 32 steps)."""
-    c = rnn.TrainConfig(s=4, kappa=2, hidden=16, n_val=200, eval_every=25, long_steps=32,
-                        long_bit_accuracy=0.999, stage_batch=(32, 32, 32), max_steps=1500)
+    c = rnn.TrainConfig(
+        s=4,
+        kappa=2,
+        hidden=16,
+        n_val=200,
+        eval_every=25,
+        long_steps=32,
+        long_bit_accuracy=0.999,
+        stage_batch=(32, 32, 32),
+        max_steps=1500,
+    )
     t = rnn.train(c, progress=False)
     assert t.solved
     ev = rnn.evaluate(t, n_seq=500, long_steps=32)
@@ -343,7 +378,9 @@ def test_cache_dir_resolution(monkeypatch, tmp_path):
     assert rnn.resolve_cache_dir(tmp_path / "arg") == tmp_path / "arg"
     monkeypatch.delenv("EMT_CACHE_DIR")
     d = rnn.resolve_cache_dir()
-    assert d == Path(rnn.__file__).resolve().parents[1] / ".cache" / "emt"   # the repository checkout
+    assert (
+        d == Path(rnn.__file__).resolve().parents[1] / ".cache" / "emt"
+    )  # the repository checkout
 
 
 def test_cache_round_trip(tmp_path, monkeypatch):
@@ -410,9 +447,21 @@ def test_cache_other_format_and_bad_contents_are_retrained(tmp_path):
     cases = [
         ({**good, "format": 0}, "has format"),
         ({k: v for k, v in good.items() if k != "history"}, "missing fields"),
-        ({**good, "state": {**good["state"], "rnn.weight_hh_l0": torch.zeros(3, 3)}}, "wrong names or shapes"),
-        ({**good, "state": {**good["state"], "rnn.weight_hh_l0": torch.full((12, 12), float("nan"))}}, "non-finite"),
-        ({**good, "history": {**good["history"], "loss": good["history"]["loss"][:-1]}}, "malformed training history"),
+        (
+            {**good, "state": {**good["state"], "rnn.weight_hh_l0": torch.zeros(3, 3)}},
+            "wrong names or shapes",
+        ),
+        (
+            {
+                **good,
+                "state": {**good["state"], "rnn.weight_hh_l0": torch.full((12, 12), float("nan"))},
+            },
+            "non-finite",
+        ),
+        (
+            {**good, "history": {**good["history"], "loss": good["history"]["loss"][:-1]}},
+            "malformed training history",
+        ),
         ([1, 2, 3], "missing fields"),
     ]
     for payload, match in cases:

@@ -5,46 +5,41 @@ import pytest
 
 from emt import tasks
 
-
-def rng(seed=0):
-    return np.random.default_rng(seed)
-
-
 # --- random_vectors and repeat_copy_batch (used by the training code) -------------------------
 
 
 @pytest.mark.parametrize("values, allowed", [("pm1", {-1.0, 1.0}), ("01", {0.0, 1.0})])
-def test_random_vectors_bits(values, allowed):
-    v = tasks.random_vectors((50, 7), rng(), values)
+def test_random_vectors_bits(values, allowed, rng):
+    v = tasks.random_vectors((50, 7), rng, values)
     assert v.shape == (50, 7)
     assert set(np.unique(v)) == allowed
 
 
 def test_random_vectors_real_and_seed():
-    a = tasks.random_vectors((3, 4), rng(5), "real")
-    b = tasks.random_vectors((3, 4), rng(5), "real")
+    a = tasks.random_vectors((3, 4), np.random.default_rng(5), "real")
+    b = tasks.random_vectors((3, 4), np.random.default_rng(5), "real")
     assert np.array_equal(a, b)
     assert len(np.unique(a)) == 12
 
 
-def test_random_vectors_bad_kind():
+def test_random_vectors_bad_kind(rng):
     with pytest.raises(ValueError, match="values must be one of"):
-        tasks.random_vectors((2, 2), rng(), "gauss")
+        tasks.random_vectors((2, 2), rng, "gauss")
 
 
 def test_repeat_copy_batch_format():
-    u, y = tasks.repeat_copy_batch(4, 3, 2, 7, rng(1))
+    u, y = tasks.repeat_copy_batch(4, 3, 2, 7, np.random.default_rng(1))
     assert u.shape == y.shape == (4, 10, 2)
     assert np.all(u[:, 3:] == 0)
     for k in range(10):
         assert np.array_equal(y[:, k], u[:, k % 3])
     assert set(np.unique(u[:, :3])) <= {-1.0, 1.0}
-    u2, y2 = tasks.repeat_copy_batch(4, 3, 2, 7, rng(1))
+    u2, y2 = tasks.repeat_copy_batch(4, 3, 2, 7, np.random.default_rng(1))
     assert np.array_equal(u, u2) and np.array_equal(y, y2)
 
 
-def test_repeat_copy_batch_n_out_zero_and_values():
-    u, y = tasks.repeat_copy_batch(2, 5, 3, 0, rng(), values="01")
+def test_repeat_copy_batch_n_out_zero_and_values(rng):
+    u, y = tasks.repeat_copy_batch(2, 5, 3, 0, rng, values="01")
     assert u.shape == (2, 5, 3)
     assert np.array_equal(u, y)
     assert set(np.unique(u)) <= {0.0, 1.0}
@@ -61,14 +56,14 @@ def test_repeat_copy_batch_n_out_zero_and_values():
         ((2, 2.0, 2, 1), "s must be a positive integer"),
     ],
 )
-def test_repeat_copy_batch_errors(args, msg):
+def test_repeat_copy_batch_errors(args, msg, rng):
     with pytest.raises(ValueError, match=msg):
-        tasks.repeat_copy_batch(*args, rng())
+        tasks.repeat_copy_batch(*args, rng)
 
 
-def test_repeat_copy_batch_bad_values():
+def test_repeat_copy_batch_bad_values(rng):
     with pytest.raises(ValueError, match="values must be one of"):
-        tasks.repeat_copy_batch(2, 3, 2, 1, rng(), values="bits")
+        tasks.repeat_copy_batch(2, 3, 2, 1, rng, values="bits")
 
 
 # --- task constructors -----------------------------------------------------------------------
@@ -122,8 +117,8 @@ def test_compose_copy_F_by_hand():
 
 
 @pytest.mark.parametrize("s", [1, 2, 5])
-def test_compose_copy_component_periods(s):
-    x = rng(s).standard_normal((s, s))
+def test_compose_copy_component_periods(s, rng):
+    x = rng.standard_normal((s, s))
     seq = np.concatenate([x, tasks.continue_sequence(tasks.compose_copy(s), x, 40)])
     for i in range(s):  # 0-based component i copies itself from lag s - i
         lag = s - i
@@ -139,13 +134,13 @@ def test_compose_copy_errors():
             tasks.compose_copy(bad)
 
 
-def test_signed_permutation_entries_and_sequence():
+def test_signed_permutation_entries_and_sequence(rng):
     s, kappa = 4, 3
     perm, lags, signs = [2, 0, 1], [4, 1, 2], [1, -1, -1]
     F = tasks.signed_permutation(s, kappa, perm, lags, signs)
     assert np.count_nonzero(F) == kappa
     assert F[0, 0 * kappa + 2] == 1 and F[1, 3 * kappa + 0] == -1 and F[2, 2 * kappa + 1] == -1
-    x = rng(3).standard_normal((s, kappa))
+    x = rng.standard_normal((s, kappa))
     seq = np.concatenate([x, tasks.continue_sequence(F, x, 30)])
     for k in range(s, s + 30):
         for i in range(kappa):
@@ -172,11 +167,11 @@ def test_signed_permutation_errors(perm, lags, signs, msg):
 
 
 @pytest.mark.parametrize("lags", [None, (3, 1), (1, 2)])
-def test_add_two_sequence(lags):
+def test_add_two_sequence(lags, rng):
     s, kappa = 4, 2
     F = tasks.add_two(s, kappa, lags)
     a, b = (s, 1) if lags is None else lags
-    x = rng(4).standard_normal((s, kappa))
+    x = rng.standard_normal((s, kappa))
     seq = np.concatenate([x, tasks.continue_sequence(F, x, 25)])
     for k in range(s, s + 25):
         np.testing.assert_allclose(seq[k], seq[k - a] + seq[k - b], rtol=1e-13, atol=0)
@@ -190,7 +185,13 @@ def test_add_two_grows():
 
 @pytest.mark.parametrize(
     "lags, msg",
-    [((2, 2), "must differ"), ((0, 1), "1..s"), ((1, 5), "1..s"), ((1,), "pair"), ((1, 2, 3), "pair")],
+    [
+        ((2, 2), "must differ"),
+        ((0, 1), "1..s"),
+        ((1, 5), "1..s"),
+        ((1,), "pair"),
+        ((1, 2, 3), "pair"),
+    ],
 )
 def test_add_two_errors(lags, msg):
     with pytest.raises(ValueError, match=msg):
@@ -214,9 +215,9 @@ def test_continue_sequence_block_order():
     assert out[1, 0] == 2 * 10 + 3 * 100 + 5 * out[0, 0]
 
 
-def test_continue_sequence_batch_matches_single_and_n_out_zero():
+def test_continue_sequence_batch_matches_single_and_n_out_zero(rng):
     F = tasks.signed_permutation(3, 2, [1, 0], [3, 2], [-1, 1])
-    x = rng(6).standard_normal((4, 3, 2))
+    x = rng.standard_normal((4, 3, 2))
     batch = tasks.continue_sequence(F, x, 9)
     assert batch.shape == (4, 9, 2)
     for b in range(4):
@@ -224,8 +225,8 @@ def test_continue_sequence_batch_matches_single_and_n_out_zero():
     assert tasks.continue_sequence(F, x, 0).shape == (4, 0, 2)
 
 
-def test_continue_sequence_repeat_copy_is_periodic():
-    x = rng(7).standard_normal((5, 3))
+def test_continue_sequence_repeat_copy_is_periodic(rng):
+    x = rng.standard_normal((5, 3))
     out = tasks.continue_sequence(tasks.repeat_copy(5, 3), x, 23)
     assert np.array_equal(out, x[np.arange(23) % 5])
 
@@ -258,35 +259,36 @@ def test_driven_sequence_by_hand():
     assert v[:, 0].tolist() == [1, 1, 2, 3]
 
 
-def test_write_inputs_make_driven_equal_task():
+def test_write_inputs_make_driven_equal_task(rng):
     for F in (
         tasks.compose_copy(4),
         tasks.add_two(4, 2),
         tasks.signed_permutation(4, 3, [1, 2, 0], [2, 4, 1], [1, -1, 1]),
     ):
         s, kappa = tasks.task_shape(F)
-        x = rng(8).standard_normal((3, s, kappa))
+        x = rng.standard_normal((3, s, kappa))
         w = tasks.write_inputs(F, x)
         assert not np.allclose(w, x)  # these tasks read more than the oldest input
         u = np.concatenate([w, np.zeros((3, 20, kappa))], axis=1)
         v = tasks.driven_sequence(F, u)
         np.testing.assert_allclose(v[:, :s], x, atol=1e-12)
-        np.testing.assert_allclose(v[:, s:], tasks.continue_sequence(F, x, 20), rtol=1e-10, atol=1e-10)
+        np.testing.assert_allclose(
+            v[:, s:], tasks.continue_sequence(F, x, 20), rtol=1e-10, atol=1e-10
+        )
 
 
-def test_write_inputs_identity_for_repeat_copy():
-    x = rng(9).standard_normal((5, 2))
+def test_write_inputs_identity_for_repeat_copy(rng):
+    x = rng.standard_normal((5, 2))
     assert np.array_equal(tasks.write_inputs(tasks.repeat_copy(5, 2), x), x)
 
 
-def test_driven_sequence_matches_linear_circuit():
+def test_driven_sequence_matches_linear_circuit(rng):
     circuits = pytest.importorskip("emt.circuits")
     F = tasks.signed_permutation(4, 3, [1, 2, 0], [2, 4, 1], [1, -1, 1])
     s, kappa = tasks.task_shape(F)
-    r = rng(10)
-    basis = circuits.random_basis(s * kappa + 4, s * kappa, r)
+    basis = circuits.random_basis(s * kappa + 4, s * kappa, rng)
     w_hh, w_uh, w_r = circuits.circuit(circuits.shift_phi(F, s, kappa), basis, kappa)
-    u = r.standard_normal((2, 30, kappa))
+    u = rng.standard_normal((2, 30, kappa))
     _, y = circuits.run_linear(w_hh, w_uh, w_r, u)
     np.testing.assert_allclose(y, tasks.driven_sequence(F, u), atol=1e-10)
 
@@ -307,15 +309,17 @@ def test_write_inputs_errors():
 
 @pytest.mark.parametrize("values", ["pm1", "01", "real"])
 def test_linear_task_batch_equals_repeat_copy_batch(values):
-    a = tasks.linear_task_batch(tasks.repeat_copy(4, 3), 5, 9, rng(11), values)
-    b = tasks.repeat_copy_batch(5, 4, 3, 9, rng(11), values)
+    g1, g2 = np.random.default_rng(11), np.random.default_rng(11)  # equal
+    a = tasks.linear_task_batch(tasks.repeat_copy(4, 3), 5, 9, g1, values)
+    b = tasks.repeat_copy_batch(5, 4, 3, 9, g2, values)
     assert np.array_equal(a[0], b[0]) and np.array_equal(a[1], b[1])
 
 
 @pytest.mark.parametrize("compensate", [False, True])
 def test_linear_task_batch_format(compensate):
     F = tasks.add_two(3, 2, (3, 2))
-    u, y = tasks.linear_task_batch(F, 6, 8, rng(12), "real", compensate=compensate)
+    kw = dict(values="real", compensate=compensate)
+    u, y = tasks.linear_task_batch(F, 6, 8, np.random.default_rng(12), **kw)
     assert u.shape == y.shape == (6, 11, 2)
     assert np.all(u[:, 3:] == 0)
     x = y[:, :3]
@@ -323,7 +327,7 @@ def test_linear_task_batch_format(compensate):
     assert np.array_equal(u[:, :3], tasks.write_inputs(F, x) if compensate else x)
     if compensate:
         np.testing.assert_allclose(tasks.driven_sequence(F, u), y, rtol=1e-12, atol=1e-12)
-    u2, y2 = tasks.linear_task_batch(F, 6, 8, rng(12), "real", compensate=compensate)
+    u2, y2 = tasks.linear_task_batch(F, 6, 8, np.random.default_rng(12), **kw)
     assert np.array_equal(u, u2) and np.array_equal(y, y2)
 
 
@@ -335,14 +339,14 @@ def test_linear_task_batch_format(compensate):
         (dict(batch=2, n_out=3, values="x"), "values must be one of"),
     ],
 )
-def test_linear_task_batch_errors(kwargs, msg):
+def test_linear_task_batch_errors(kwargs, msg, rng):
     with pytest.raises(ValueError, match=msg):
-        tasks.linear_task_batch(tasks.repeat_copy(3, 2), rng=rng(), **kwargs)
+        tasks.linear_task_batch(tasks.repeat_copy(3, 2), rng=rng, **kwargs)
 
 
-def test_linear_task_batch_bad_F():
+def test_linear_task_batch_bad_F(rng):
     with pytest.raises(ValueError, match="F must"):
-        tasks.linear_task_batch(np.zeros((2, 3)), 2, 3, rng())
+        tasks.linear_task_batch(np.zeros((2, 3)), 2, 3, rng)
 
 
 # --- constructors' size errors -----------------------------------------------------------------

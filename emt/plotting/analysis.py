@@ -47,7 +47,9 @@ def basis_matrix(phi_learned, phi_theory, s: int, kappa: int, title: str | None 
     return fig
 
 
-def spectrum(eig_learned, eig_theory, s: int, counts, n_select: int, box_radius: float | None = None):
+def spectrum(
+    eig_learned, eig_theory, s: int, counts, n_select: int, box_radius: float | None = None
+):
     """Figure 3B: eigenvalues of the learned W_hh and of Phi in the complex plane, with counts per direction.
 
     Chapter "Reading the trained network". The ``n_select`` largest-modulus learned eigenvalues are
@@ -66,14 +68,43 @@ def spectrum(eig_learned, eig_theory, s: int, counts, n_select: int, box_radius:
     ax.plot(np.cos(t), np.sin(t), color="0.6", linewidth=0.8, linestyle="--", label="unit circle")
     for j in range(s):
         a = 2 * np.pi * j / s
-        ax.plot([0, box_radius * np.cos(a)], [0, box_radius * np.sin(a)], color="0.88", linewidth=0.6, zorder=0)
+        ax.plot(
+            [0, box_radius * np.cos(a)],
+            [0, box_radius * np.sin(a)],
+            color="0.88",
+            linewidth=0.6,
+            zorder=0,
+        )
         ax.text(
-            box_radius * np.cos(a), box_radius * np.sin(a), str(int(counts[j])), ha="center", va="center", fontsize=8,
-            bbox={"boxstyle": "square,pad=0.25", "facecolor": "white", "edgecolor": MEASURED if counts[j] else "0.7"},
+            box_radius * np.cos(a),
+            box_radius * np.sin(a),
+            str(int(counts[j])),
+            ha="center",
+            va="center",
+            fontsize=8,
+            bbox={
+                "boxstyle": "square,pad=0.25",
+                "facecolor": "white",
+                "edgecolor": MEASURED if counts[j] else "0.7",
+            },
         )
     ax.scatter(ev[n_select:].real, ev[n_select:].imag, s=8, color="0.65", label="learned, rest")
-    ax.scatter(ev[:n_select].real, ev[:n_select].imag, s=12, color=MEASURED, label=f"learned, {n_select} largest")
-    ax.scatter(th.real, th.imag, s=70, facecolors="none", edgecolors=THEORY, linewidths=1.2, label=r"theory $\Phi$ (Eq. 12)")
+    ax.scatter(
+        ev[:n_select].real,
+        ev[:n_select].imag,
+        s=12,
+        color=MEASURED,
+        label=f"learned, {n_select} largest",
+    )
+    ax.scatter(
+        th.real,
+        th.imag,
+        s=70,
+        facecolors="none",
+        edgecolors=THEORY,
+        linewidths=1.2,
+        label=r"theory $\Phi$ (Eq. 12)",
+    )
     lim = box_radius * 1.15
     ax.set_xlim(-lim, lim)
     ax.set_ylim(-lim, lim)
@@ -96,13 +127,20 @@ def bitmap_run(u, h, y, s: int):
     u, h, y = (np.asarray(a) for a in (u, h, y))
     T = u.shape[0]
     fig, axes = plt.subplots(
-        3, 1, figsize=(9.0, 6.2), sharex=True, gridspec_kw={"height_ratios": [1, 4, 1]}, constrained_layout=True
+        3,
+        1,
+        figsize=(9.0, 6.2),
+        sharex=True,
+        gridspec_kw={"height_ratios": [1, 4, 1]},
+        constrained_layout=True,
     )
     lu = _sym_limit(u, 100)
     axes[0].imshow(u.T, cmap=DIVERGING, vmin=-lu, vmax=lu, aspect="auto", interpolation="nearest")
     axes[0].set_ylabel("input $u$")
     lh = _sym_limit(h, 100)
-    im = axes[1].imshow(h.T, cmap=DIVERGING, vmin=-lh, vmax=lh, aspect="auto", interpolation="nearest")
+    im = axes[1].imshow(
+        h.T, cmap=DIVERGING, vmin=-lh, vmax=lh, aspect="auto", interpolation="nearest"
+    )
     axes[1].set_ylabel("hidden unit")
     fig.colorbar(im, ax=axes[1], shrink=0.8, label="$h$ (standard basis)")
     ly = _sym_limit(y, 100)
@@ -140,7 +178,16 @@ def memory_states(contents, s: int, kappa: int, slots=None, mu: int = 1):
         for k in range(T):
             j = slots[k, mu - 1]
             if j:
-                ax.add_patch(Rectangle((k - 0.5, (j - 1) * kappa - 0.5), 1, kappa, fill=False, edgecolor=ACCENT, linewidth=1.4))
+                ax.add_patch(
+                    Rectangle(
+                        (k - 0.5, (j - 1) * kappa - 0.5),
+                        1,
+                        kappa,
+                        fill=False,
+                        edgecolor=ACCENT,
+                        linewidth=1.4,
+                    )
+                )
     ax.set_yticks([(j - 0.5) * kappa - 0.5 for j in range(1, s + 1)])
     ax.set_yticklabels([rf"$\Psi_{{{j}}}$" for j in range(1, s + 1)], fontsize=7)
     ax.set_xlabel("time step $k$")

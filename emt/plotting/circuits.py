@@ -49,7 +49,9 @@ def basis_and_dual_2d(basis, v) -> plt.Figure:
     for j in range(2):
         ax.annotate("", basis[:, j], (0, 0), arrowprops=dict(arrowstyle="->", color=THEORY, lw=2))
         ax.text(*(basis[:, j] * 1.08), rf"$|e_{j + 1}\rangle$", color=THEORY)
-        ax.annotate("", cov[j], (0, 0), arrowprops=dict(arrowstyle="->", color=MEASURED, lw=2, ls="--"))
+        ax.annotate(
+            "", cov[j], (0, 0), arrowprops=dict(arrowstyle="->", color=MEASURED, lw=2, ls="--")
+        )
         ax.text(*(cov[j] * 1.08), rf"$\langle e^{j + 1}|$", color=MEASURED)
         std = np.eye(2)[:, j]
         ax.annotate("", std, (0, 0), arrowprops=dict(arrowstyle="->", color="0.6", lw=1))
@@ -59,7 +61,13 @@ def basis_and_dual_2d(basis, v) -> plt.Figure:
     ax2.annotate("", p1, (0, 0), arrowprops=dict(arrowstyle="->", color=THEORY, lw=2))
     ax2.annotate("", v, p1, arrowprops=dict(arrowstyle="->", color=THEORY, lw=2))
     ax2.annotate("", v, (0, 0), arrowprops=dict(arrowstyle="->", color=ACCENT, lw=2.5))
-    ax2.text(*(p1 / 2 + np.array([0.0, -0.12])), rf"${comp[0]:.2f}\,|e_1\rangle$", color=THEORY, ha="center", va="top")
+    ax2.text(
+        *(p1 / 2 + np.array([0.0, -0.12])),
+        rf"${comp[0]:.2f}\,|e_1\rangle$",
+        color=THEORY,
+        ha="center",
+        va="top",
+    )
     ax2.text(*((p1 + v) / 2), rf"${comp[1]:.2f}\,|e_2\rangle$", color=THEORY, ha="left")
     ax2.text(*(v * 1.05), rf"$|v\rangle = ({v[0]:.2f}, {v[1]:.2f})$ standard", color=ACCENT)
     ax2.set_title(r"$|v\rangle = \langle e^i|v\rangle\,|e_i\rangle$")
@@ -75,7 +83,9 @@ def basis_and_dual_2d(basis, v) -> plt.Figure:
     return fig
 
 
-def binding_mechanisms(phi_before, phi_after, write_before, u, write_after, read_state, read_out) -> plt.Figure:
+def binding_mechanisms(
+    phi_before, phi_after, write_before, u, write_after, read_state, read_out
+) -> plt.Figure:
     """Chapter "Variable memories": the paper's Fig. 2 recomputed, three panels.
 
     A: memory contents (rows Psi_1..Psi_N, columns the kappa components) of a hidden state
@@ -86,7 +96,13 @@ def binding_mechanisms(phi_before, phi_after, write_before, u, write_after, read
     use_style()
     vmax = _sym_limit(phi_before, phi_after, write_before, u, write_after, read_state, read_out)
     fig = plt.figure(figsize=(10.5, 3.7))
-    gs = GridSpec(3, 9, figure=fig, height_ratios=[4, 1.0, 0.2], width_ratios=[1, 0.25, 1, 0.45, 1, 0.25, 1, 0.45, 1])
+    gs = GridSpec(
+        3,
+        9,
+        figure=fig,
+        height_ratios=[4, 1.0, 0.2],
+        width_ratios=[1, 0.25, 1, 0.45, 1, 0.25, 1, 0.45, 1],
+    )
     a0, a1 = fig.add_subplot(gs[0, 0]), fig.add_subplot(gs[0, 2])
     b0, b1 = fig.add_subplot(gs[0, 4]), fig.add_subplot(gs[0, 6])
     c0 = fig.add_subplot(gs[0, 8])
@@ -101,9 +117,19 @@ def binding_mechanisms(phi_before, phi_after, write_before, u, write_after, read
     for col in (1, 5):
         sp = fig.add_subplot(gs[0, col])
         sp.axis("off")
-        sp.text(0.5, 0.5, r"$\rightarrow$", fontsize=18, ha="center", va="center", transform=sp.transAxes)
+        sp.text(
+            0.5,
+            0.5,
+            r"$\rightarrow$",
+            fontsize=18,
+            ha="center",
+            va="center",
+            transform=sp.transAxes,
+        )
     cax = fig.add_subplot(gs[2, :])
-    fig.colorbar(im, cax=cax, orientation="horizontal", label="component in the variable-memory basis")
+    fig.colorbar(
+        im, cax=cax, orientation="horizontal", label="component in the variable-memory basis"
+    )
     fig.subplots_adjust(left=0.04, right=0.99, top=0.92, bottom=0.14, wspace=0.2, hspace=0.5)
     return fig
 
@@ -128,7 +154,9 @@ def _operator(ax, m, title, xlabel, s, kappa, rows_mem, cols_mem):
     return im
 
 
-def algorithm_and_operators(code: str, w_hh, w_uh_mem, phi_mem, w_r_mem, s: int, kappa: int) -> plt.Figure:
+def algorithm_and_operators(
+    code: str, w_hh, w_uh_mem, phi_mem, w_r_mem, s: int, kappa: int
+) -> plt.Figure:
     """Chapter "Linear repeat copy": the paper's Fig. 1 recomputed.
 
     Left, the ring-buffer algorithm (``code``). Right, the operators of the linear RNN that
@@ -141,12 +169,57 @@ def algorithm_and_operators(code: str, w_hh, w_uh_mem, phi_mem, w_r_mem, s: int,
     gs = GridSpec(1, 7, figure=fig, width_ratios=[3.6, 2.6, 0.15, 0.45, 2.6, 0.45, 0.05])
     axc = fig.add_subplot(gs[0, 0])
     axc.axis("off")
-    axc.text(0.0, 0.95, code, family="monospace", fontsize=7, va="top", ha="left", transform=axc.transAxes)
+    axc.text(
+        0.0,
+        0.95,
+        code,
+        family="monospace",
+        fontsize=7,
+        va="top",
+        ha="left",
+        transform=axc.transAxes,
+    )
     axc.set_title("algorithm: a ring buffer of s slots", loc="left")
-    _operator(fig.add_subplot(gs[0, 1]), np.asarray(w_hh), "RNN: $W_{hh}$", "standard basis", s, kappa, False, False)
-    _operator(fig.add_subplot(gs[0, 3]), np.asarray(w_uh_mem), "write", r"$\Psi^{+}W_{uh}$", s, kappa, True, False)
-    _operator(fig.add_subplot(gs[0, 4]), np.asarray(phi_mem), "shift", r"$\Psi^{+}W_{hh}\Psi = \Phi$", s, kappa, True, True)
-    _operator(fig.add_subplot(gs[0, 5]), np.asarray(w_r_mem).T, "read", r"$(W_r\Psi)^{\top}$", s, kappa, True, False)
+    _operator(
+        fig.add_subplot(gs[0, 1]),
+        np.asarray(w_hh),
+        "RNN: $W_{hh}$",
+        "standard basis",
+        s,
+        kappa,
+        False,
+        False,
+    )
+    _operator(
+        fig.add_subplot(gs[0, 3]),
+        np.asarray(w_uh_mem),
+        "write",
+        r"$\Psi^{+}W_{uh}$",
+        s,
+        kappa,
+        True,
+        False,
+    )
+    _operator(
+        fig.add_subplot(gs[0, 4]),
+        np.asarray(phi_mem),
+        "shift",
+        r"$\Psi^{+}W_{hh}\Psi = \Phi$",
+        s,
+        kappa,
+        True,
+        True,
+    )
+    _operator(
+        fig.add_subplot(gs[0, 5]),
+        np.asarray(w_r_mem).T,
+        "read",
+        r"$(W_r\Psi)^{\top}$",
+        s,
+        kappa,
+        True,
+        False,
+    )
     fig.subplots_adjust(left=0.01, right=0.99, top=0.9, bottom=0.12, wspace=0.3)
     return fig
 
@@ -165,10 +238,20 @@ def slot_trajectories(measured, corrected, paper, s: int) -> plt.Figure:
     t = np.arange(n_t)
     colours = plt.get_cmap("viridis")(np.linspace(0, 0.9, 3))
     for k, mu in enumerate((1, s // 2, s)):
-        ax.plot(t, measured[:, mu - 1], "o", ms=6, mfc="none", color=colours[k], label=rf"measured, $\mu={mu}$")
+        ax.plot(
+            t,
+            measured[:, mu - 1],
+            "o",
+            ms=6,
+            mfc="none",
+            color=colours[k],
+            label=rf"measured, $\mu={mu}$",
+        )
         line = np.asarray(corrected, float)[:, mu - 1].copy()
         line_t = t.astype(float)
-        wraps = np.flatnonzero(np.diff(line) > 0) + 1  # break the line where the slot wraps from 1 to s
+        wraps = (
+            np.flatnonzero(np.diff(line) > 0) + 1
+        )  # break the line where the slot wraps from 1 to s
         line, line_t = np.insert(line, wraps, np.nan), np.insert(line_t, wraps, np.nan)
         ax.plot(line_t, line, "-", color=colours[k], lw=1)
         ax.plot(t, np.asarray(paper, float)[:, mu - 1], "x", color=MEASURED, ms=5)
@@ -184,7 +267,9 @@ def slot_trajectories(measured, corrected, paper, s: int) -> plt.Figure:
 
 
 def spectra(eigs: dict, s: int, kappa: int, tol: float) -> plt.Figure:
-    """Chapter "Linear repeat copy": eigenvalues of W_hh (one panel per hidden size) and the s-th roots of unity.
+    """Chapter "Linear repeat copy": eigenvalues of W_hh and the s-th roots of unity.
+
+    One panel per hidden size.
 
     ``eigs`` maps a panel title to a 1-D complex array. Each root is annotated with the number of
     eigenvalues within ``tol`` of it, and the origin with the number of (near-)zero eigenvalues.
@@ -196,7 +281,15 @@ def spectra(eigs: dict, s: int, kappa: int, tol: float) -> plt.Figure:
     for ax, (title, ev) in zip(axes[0], eigs.items()):
         ev = np.asarray(ev)
         ax.plot(np.cos(theta), np.sin(theta), color="0.75", lw=0.8)
-        ax.plot(roots.real, roots.imag, "o", ms=10, mfc="none", color=THEORY, label=f"$s$-th roots of unity")
+        ax.plot(
+            roots.real,
+            roots.imag,
+            "o",
+            ms=10,
+            mfc="none",
+            color=THEORY,
+            label="$s$-th roots of unity",
+        )
         ax.plot(ev.real, ev.imag, ".", color=MEASURED, ms=5, label=r"eig$(W_{hh})$")
         for r in roots:
             n = int(np.sum(np.abs(ev - r) < tol))
@@ -222,7 +315,15 @@ def recall_errors(errors: dict, threshold: float) -> plt.Figure:
     colours = (THEORY, ACCENT, MEASURED)
     for (label, err), c in zip(errors.items(), colours):
         err = np.asarray(err)
-        ax.semilogy(np.arange(1, len(err) + 1), np.maximum(err, 1e-18), ".-", ms=3, lw=0.8, color=c, label=label)
+        ax.semilogy(
+            np.arange(1, len(err) + 1),
+            np.maximum(err, 1e-18),
+            ".-",
+            ms=3,
+            lw=0.8,
+            color=c,
+            label=label,
+        )
     ax.axhline(threshold, color="0.3", ls="--", lw=1, label=f"tolerance {threshold:g}")
     ax.set_xlabel("output period")
     ax.set_ylabel("max |y - target|")

@@ -24,12 +24,28 @@ def spectra(eig_phi, cases: Sequence[tuple[str, np.ndarray]], title: str | None 
     fig, ax = plt.subplots(figsize=(5.2, 4.6))
     t = np.linspace(0, 2 * np.pi, 400)
     ax.plot(np.cos(t), np.sin(t), color="0.6", lw=0.8, ls="--", label="unit circle")
-    ax.scatter(eig_phi.real, eig_phi.imag, s=150, facecolors="none", edgecolors=THEORY, linewidths=1.6,
-               label=r"eig$(\Phi)$", zorder=3)
+    ax.scatter(
+        eig_phi.real,
+        eig_phi.imag,
+        s=150,
+        facecolors="none",
+        edgecolors=THEORY,
+        linewidths=1.6,
+        label=r"eig$(\Phi)$",
+        zorder=3,
+    )
     for i, (label, ev) in enumerate(cases):
         ev = np.asarray(ev, dtype=complex)
-        ax.scatter(ev.real, ev.imag, s=45, marker=_MARKERS[i % len(_MARKERS)], color=_CYCLE[i % len(_CYCLE)],
-                   linewidths=1.4, label=label, zorder=4)
+        ax.scatter(
+            ev.real,
+            ev.imag,
+            s=45,
+            marker=_MARKERS[i % len(_MARKERS)],
+            color=_CYCLE[i % len(_CYCLE)],
+            linewidths=1.4,
+            label=label,
+            zorder=4,
+        )
     ax.axhline(0, color="0.3", lw=0.5)
     ax.axvline(0, color="0.3", lw=0.5)
     ax.set_aspect("equal")
@@ -42,9 +58,15 @@ def spectra(eig_phi, cases: Sequence[tuple[str, np.ndarray]], title: str | None 
     return fig
 
 
-def gap_growth(curves: Mapping[str, np.ndarray], rate: float | None = None, anchor: tuple[float, float] | None = None,
-               floor: float = 1e-40):
-    """Gaps (log scale) against the step k; optionally a reference line ``anchor[1] * exp(rate * (k - anchor[0]))``.
+def gap_growth(
+    curves: Mapping[str, np.ndarray],
+    rate: float | None = None,
+    anchor: tuple[float, float] | None = None,
+    floor: float = 1e-40,
+):
+    """Gaps (log scale) against the step k.
+
+    Optionally a reference line ``anchor[1] * exp(rate * (k - anchor[0]))``.
 
     Chapter "Topological conjugacy and the isospectral continuum" (book/conjugacy.md): how the
     floating-point discrepancy in the form f^k = (h^{-1} o g o h)^k grows (paper Eq. 24).
@@ -63,8 +85,14 @@ def gap_growth(curves: Mapping[str, np.ndarray], rate: float | None = None, anch
         k = np.linspace(0, kmax, 200)
         ref = anchor[1] * np.exp(rate * (k - anchor[0]))
         keep = ref < 1e2
-        ax.semilogy(k[keep], ref[keep], color=THEORY, ls="--", lw=1.0,
-                    label=rf"$\propto e^{{\lambda k}}$, $\lambda$ = {rate:.2f}")
+        ax.semilogy(
+            k[keep],
+            ref[keep],
+            color=THEORY,
+            ls="--",
+            lw=1.0,
+            label=rf"$\propto e^{{\lambda k}}$, $\lambda$ = {rate:.2f}",
+        )
     ax.set_xlabel("step k")
     ax.set_ylabel("max. absolute difference")
     ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=2)

@@ -38,18 +38,26 @@ def convergence(
     ):
         eps, err = np.asarray(eps, dtype=float), np.asarray(err, dtype=float)
         if eps.shape != err.shape or eps.ndim != 1:
-            raise ValueError(f"{name}: eps and errors must be 1-d arrays of one length, got {eps.shape}, {err.shape}")
+            raise ValueError(
+                f"{name}: eps and errors must be 1-d arrays of one length, got {eps.shape}, {err.shape}"
+            )
         if np.any(eps <= 0):
             raise ValueError(f"{name}: eps must be positive")
         keep = err > floor
         series[name] = (eps[keep], err[keep])
     fig, ax = plt.subplots(figsize=(6.4, 4.0))
     e, r = series["flow"]
-    ax.loglog(e, r, "o-", color=THEORY, label="full Eq. 1 vs reduced flow (max over $0 \\leq t \\leq K$)")
+    ax.loglog(
+        e, r, "o-", color=THEORY, label="full Eq. 1 vs reduced flow (max over $0 \\leq t \\leq K$)"
+    )
     e, r = series["average"]
-    ax.loglog(e, r, "s-", color=MEASURED, label="relaxation scheme, averaged increment, vs discrete map")
+    ax.loglog(
+        e, r, "s-", color=MEASURED, label="relaxation scheme, averaged increment, vs discrete map"
+    )
     e, r = series["end"]
-    ax.loglog(e, r, "^-", color=ACCENT, label="relaxation scheme, end-of-step increment, vs discrete map")
+    ax.loglog(
+        e, r, "^-", color=ACCENT, label="relaxation scheme, end-of-step increment, vs discrete map"
+    )
     all_eps = np.concatenate([series[k][0] for k in series])
     lo, hi = all_eps.min(), all_eps.max()
     ref = np.array([lo, hi])

@@ -15,7 +15,6 @@ import numpy as np
 from . import ACCENT, MEASURED, THEORY, use_style
 
 
-
 def _panel_grid(panels, ncols: int, width: float, height: float):
     """Figure with one axes per panel, ``ncols`` per row (book style applied)."""
     use_style()
@@ -23,6 +22,7 @@ def _panel_grid(panels, ncols: int, width: float, height: float):
         raise ValueError("panels must hold at least one panel")
     nrows = int(np.ceil(len(panels) / ncols))
     return plt.subplots(nrows, ncols, figsize=(width * ncols, height * nrows), squeeze=False)
+
 
 def _multiplicities(values: np.ndarray, tol: float = 1e-6) -> list[tuple[complex, int]]:
     """Group nearly equal complex numbers: [(representative, count), ...]."""
@@ -52,17 +52,39 @@ def spectra(panels: Sequence[dict], ncols: int = 2):
         ax.plot(np.cos(theta), np.sin(theta), ls="--", lw=0.8, color="0.6", label="unit circle")
         r = p.get("radius")
         if r is not None:
-            ax.plot(r * np.cos(theta), r * np.sin(theta), ls=":", lw=0.8, color=ACCENT, label=f"|z| = {r:.3f}")
+            ax.plot(
+                r * np.cos(theta),
+                r * np.sin(theta),
+                ls=":",
+                lw=0.8,
+                color=ACCENT,
+                label=f"|z| = {r:.3f}",
+            )
         theory = np.asarray(p["theory"], dtype=complex)
-        ax.scatter(theory.real, theory.imag, s=70, facecolors="none", edgecolors=THEORY, lw=1.2, label="theory")
+        ax.scatter(
+            theory.real,
+            theory.imag,
+            s=70,
+            facecolors="none",
+            edgecolors=THEORY,
+            lw=1.2,
+            label="theory",
+        )
         comp = np.asarray(p["companion"], dtype=complex)
-        ax.scatter(comp.real, comp.imag, s=30, marker="x", color=ACCENT, lw=1.0, label="companion matrix")
+        ax.scatter(
+            comp.real, comp.imag, s=30, marker="x", color=ACCENT, lw=1.0, label="companion matrix"
+        )
         phi = np.asarray(p["phi"], dtype=complex)
         ax.scatter(phi.real, phi.imag, s=10, color=MEASURED, zorder=3, label=r"$\Phi$")
         for z, m in _multiplicities(theory):
             if m > 1:
                 ax.annotate(
-                    str(m), (z.real, z.imag), xytext=(5, 4), textcoords="offset points", fontsize=7, color=THEORY
+                    str(m),
+                    (z.real, z.imag),
+                    xytext=(5, 4),
+                    textcoords="offset points",
+                    fontsize=7,
+                    color=THEORY,
                 )
         lim = 1.15 * max(1.0, r or 0.0, np.abs(theory).max(initial=0.0))
         ax.set_xlim(-lim, lim)
@@ -71,10 +93,10 @@ def spectra(panels: Sequence[dict], ncols: int = 2):
         ax.set_title(p["title"])
         ax.set_xlabel("Re z")
         ax.set_ylabel("Im z")
-    for ax in list(axes.flat)[len(panels):]:
+    for ax in list(axes.flat)[len(panels) :]:
         ax.set_visible(False)
     seen: dict[str, object] = {}
-    for ax in list(axes.flat)[:len(panels)]:
+    for ax in list(axes.flat)[: len(panels)]:
         for h, lab in zip(*ax.get_legend_handles_labels()):
             seen.setdefault(lab, h)
     fig.legend(list(seen.values()), list(seen.keys()), loc="lower center", ncol=5, fontsize=8)
@@ -97,11 +119,28 @@ def outputs_vs_reference(panels: Sequence[dict], ncols: int = 2):
         ref = np.asarray(p["reference"])
         rnn = np.asarray(p["rnn"])
         if p.get("log"):
-            ax.semilogy(k, np.linalg.norm(ref, axis=-1), color=THEORY, lw=1.2, label="task (reference)")
-            ax.semilogy(k, np.linalg.norm(rnn, axis=-1), ls="none", marker=".", ms=4, color=MEASURED, label="linear RNN")
+            ax.semilogy(
+                k, np.linalg.norm(ref, axis=-1), color=THEORY, lw=1.2, label="task (reference)"
+            )
+            ax.semilogy(
+                k,
+                np.linalg.norm(rnn, axis=-1),
+                ls="none",
+                marker=".",
+                ms=4,
+                color=MEASURED,
+                label="linear RNN",
+            )
             if p.get("growth") is not None:
                 c, rho = p["growth"]
-                ax.semilogy(k, c * rho ** k.astype(float), ls="--", lw=0.9, color=ACCENT, label=rf"$\propto {rho:.3f}^k$")
+                ax.semilogy(
+                    k,
+                    c * rho ** k.astype(float),
+                    ls="--",
+                    lw=0.9,
+                    color=ACCENT,
+                    label=rf"$\propto {rho:.3f}^k$",
+                )
             ax.set_ylabel("|x[k]|")
             ax.legend(fontsize=7, loc="upper left")
         else:
@@ -114,7 +153,7 @@ def outputs_vs_reference(panels: Sequence[dict], ncols: int = 2):
             ax.legend(fontsize=7, loc="upper center", ncol=3)
         ax.set_title(p["title"])
         ax.set_xlabel("time step k")
-    for ax in list(axes.flat)[len(panels):]:
+    for ax in list(axes.flat)[len(panels) :]:
         ax.set_visible(False)
     fig.tight_layout()
     return fig

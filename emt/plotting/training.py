@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import numpy as np
 import matplotlib.pyplot as plt
+import numpy as np
 
 from emt.plotting import ACCENT, MEASURED, THEORY, use_style
 
@@ -18,18 +18,33 @@ def learning_curves(history: dict, s: int):
     """
     use_style()
     step = np.asarray(history["step"])
-    fig, axes = plt.subplots(3, 1, figsize=(6.4, 6.2), sharex=True,
-                             gridspec_kw={"height_ratios": [1.2, 1.2, 0.7]})
+    fig, axes = plt.subplots(
+        3, 1, figsize=(6.4, 6.2), sharex=True, gridspec_kw={"height_ratios": [1.2, 1.2, 0.7]}
+    )
     ax = axes[0]
     ax.semilogy(step, history["loss"], color=MEASURED, lw=0.8)
     ax.set_ylabel("MSE loss")
     ax = axes[1]
-    ax.plot(step, history["accuracy"], color=MEASURED, lw=0.8, label="training batch: sequences correct")
+    ax.plot(
+        step, history["accuracy"], color=MEASURED, lw=0.8, label="training batch: sequences correct"
+    )
     if history.get("val_step"):
-        ax.plot(history["val_step"], history["val_sequence_accuracy"], "o", color=THEORY, ms=4,
-                label="validation: sequences correct, 3 periods")
-        ax.plot(history["val_step"], history["val_long_bit_accuracy"], "s", color=ACCENT, ms=4,
-                label="validation: bits correct, long horizon")
+        ax.plot(
+            history["val_step"],
+            history["val_sequence_accuracy"],
+            "o",
+            color=THEORY,
+            ms=4,
+            label="validation: sequences correct, 3 periods",
+        )
+        ax.plot(
+            history["val_step"],
+            history["val_long_bit_accuracy"],
+            "s",
+            color=ACCENT,
+            ms=4,
+            label="validation: bits correct, long horizon",
+        )
     ax.set_ylim(-0.03, 1.03)
     ax.set_ylabel("accuracy")
     ax.legend(loc="lower right", fontsize=8)
@@ -68,7 +83,9 @@ def period_accuracy(evaluation: dict, trained_periods: int, criterion_periods: i
     shown = np.where(err > 0, err, floor)
     axes[1].semilogy(p, shown, "-", color=MEASURED, lw=1)
     axes[1].semilogy(p[err > 0], err[err > 0], "o", color=MEASURED, ms=3)
-    axes[1].semilogy(p[err == 0], shown[err == 0], "o", mfc="white", mec=MEASURED, ms=4, label="no wrong bit")
+    axes[1].semilogy(
+        p[err == 0], shown[err == 0], "o", mfc="white", mec=MEASURED, ms=4, label="no wrong bit"
+    )
     if np.any(err == 0):
         axes[1].legend(loc="lower right", fontsize=8)
     axes[1].set_ylim(floor * 0.7, 1)
@@ -93,7 +110,9 @@ def eigenvalues(W_hh: np.ndarray, s: int, kappa: int, threshold: float):
     t = np.linspace(0, 2 * np.pi, 400)
     ax.plot(np.cos(t), np.sin(t), color="0.6", lw=0.8)
     roots = np.exp(2j * np.pi * np.arange(s) / s)
-    ax.plot(roots.real, roots.imag, "o", ms=9, mfc="none", mec=THEORY, label=f"{s}-th roots of unity")
+    ax.plot(
+        roots.real, roots.imag, "o", ms=9, mfc="none", mec=THEORY, label=f"{s}-th roots of unity"
+    )
     ax.plot(ev.real, ev.imag, ".", color=MEASURED, ms=4, label="eigenvalues of learned $W_{hh}$")
     ax.set_aspect("equal")
     ax.set_xlim(-1.25, 1.25)
