@@ -12,7 +12,7 @@ TORCH_SPEC ?= torch==2.13.0
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.emt-installed
 
-.PHONY: book test test-portable lint format notebooks venv clean
+.PHONY: book test test-portable test-slurm lint format notebooks venv clean
 
 venv: $(STAMP)
 
@@ -34,6 +34,12 @@ test: $(STAMP)
 # OpenBLAS kernels (Prescott, Haswell, SkylakeX) and 1 or 2 threads; NB=... for a subset.
 test-portable: $(STAMP)
 	$(BIN)/python scripts/test_portable.py $(NB)
+
+# The Slurm backend of `emt sweep` on a real single-node Slurm started on this machine
+# (as root, Debian/Ubuntu: installs slurm-wlm and munge if missing); see scripts/slurm-local.sh.
+test-slurm: $(STAMP)
+	scripts/slurm-local.sh
+	$(BIN)/python -m pytest -v tests/test_sweep_slurm.py
 
 # ruff: lint and format check of emt/, tests/, scripts/ and the chapters' code cells.
 lint: $(STAMP)

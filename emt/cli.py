@@ -1,0 +1,192 @@
+"""The command line of emt: ``emt sweep`` (also ``python -m emt sweep``).
+
+``emt sweep GRID`` trains and measures every network of a grid file and collects one row per
+network in a resumable results table; it serves the chapter "How general is the circuit?"
+(planned; paper Sec. 7) and is described in :mod:`emt.sweep`. Exit codes: 0 on success, 1 if some
+networks failed (the others are in the table; a rerun retries them) or another sweep holds the
+table, 2 on bad input (a bad option, an unreadable or invalid grid file, a table that cannot be
+resumed), with the message on stderr, before anything is trained; 130 when interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import threading
+from collections.abc import Sequence
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
+def _non_negative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {text!r}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of ``emt`` and its subcommands."""
+    parser = argparse.ArgumentParser(
+        prog="emt",
+        description="Tools of the executable book on the Episodic Memory Theory of RNNs.",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    sweep = sub.add_parser(
+        "sweep",
+        help="train and measure every network of a grid file (resumable)",
+        description=(
+            "Train (through the checkpoint cache, $EMT_CACHE_DIR) and measure every (point, seed) "
+            "configuration of a TOML grid file, and write one row per network to a CSV table. "
+            "Networks already in the table are skipped, so rerunning a killed sweep completes it. "
+            "Chapter 'How general is the circuit?'; paper Sec. 7."
+        ),
+        epilog="Grid format: see the docstring of emt.sweep or book/data/grids/example.toml.",
+    )
+    sweep.add_argument("grid", metavar="GRID", help="grid file (TOML)")
+    sweep.add_argument(
+        "--out", metavar="CSV", help="results table (default: GRID with the suffix .csv)"
+    )
+    sweep.add_argument("--backend", choices=("local", "slurm"), default="local")
+    sweep.add_argument(
+        "--n-jobs",
+        type=_positive_int,
+        metavar="N",
+        help="local backend: worker processes (default: the CPUs this process may use)",
+    )
+    sweep.add_argument(
+        "--limit",
+        type=_non_negative_int,
+        metavar="N",
+        help="only the first N configurations of the grid (in file order)",
+    )
+    sweep.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="validate the grid and list the configurations to run; train nothing",
+    )
+    sweep.add_argument("--no-progress", action="store_true", help="no progress bar")
+    slurm = sweep.add_argument_group("Slurm backend (submitit job arrays)")
+    slurm.add_argument("--slurm-partition", metavar="P", help="partition (default: the cluster's)")
+    slurm.add_argument(
+        "--slurm-array-parallelism",
+        type=_positive_int,
+        default=16,
+        metavar="K",
+        help="at most K array tasks at once (default 16)",
+    )
+    slurm.add_argument(
+        "--per-task",
+        type=_positive_int,
+        default=1,
+        metavar="M",
+        help="networks trained one after the other by each array task (default 1)",
+    )
+    slurm.add_argument(
+        "--slurm-timeout-min",
+        type=_positive_int,
+        default=240,
+        metavar="T",
+        help="time limit of an array task in minutes (default 240)",
+    )
+    slurm.add_argument(
+        "--slurm-folder",
+        metavar="DIR",
+        help="submitit's folder for job files and logs (default: <cache>/submitit)",
+    )
+    return parser
+
+
+def _sweep(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from emt import sweep
+
+    try:
+        grid = sweep.load_grid(args.grid)
+    except ValueError as exc:
+        print(f"emt sweep: error: {exc}", file=sys.stderr)
+        return 2
+    if args.dry_run:
+        out = Path(args.out) if args.out else grid.path.with_suffix(".csv")
+        try:
+            done = sweep._read_raw(out)["config_hash"].tolist() if out.exists() else []
+        except ValueError as exc:
+            print(f"emt sweep: error: {exc}", file=sys.stderr)
+            return 2
+        entries = grid.entries[: args.limit] if args.limit is not None else grid.entries
+        for e in entries:
+            status = "done" if e.key in done else "todo"
+            c = e.config
+            print(
+                f"{status}  {e.key}  point {e.point} {e.point_name!r}  s={c.s} kappa={c.kappa} "
+                f"hidden={c.hidden} seed={c.seed}"
+            )
+        n_done = sum(e.key in done for e in entries)
+        print(
+            f"{len(entries)} configuration(s), {n_done} in {out}, {len(entries) - n_done} to run",
+            file=sys.stderr,
+        )
+        return 0
+    try:
+        sweep.run_sweep(
+            grid,
+            args.out,
+            backend=args.backend,
+            n_jobs=args.n_jobs,
+            limit=args.limit,
+            per_task=args.per_task,
+            slurm_partition=args.slurm_partition,
+            slurm_array_parallelism=args.slurm_array_parallelism,
+            slurm_timeout_min=args.slurm_timeout_min,
+            slurm_folder=args.slurm_folder,
+            progress=not args.no_progress,
+        )
+    except ValueError as exc:
+        print(f"emt sweep: error: {exc}", file=sys.stderr)
+        return 2
+    except (sweep.SweepError, sweep.SweepLocked) as exc:
+        print(f"emt sweep: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _interrupt(signum, frame) -> None:
+    raise KeyboardInterrupt
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of ``emt`` and ``python -m emt``; returns the exit code.
+
+    SIGTERM is handled like Ctrl-C: the sweep stops its workers (or cancels its Slurm jobs), keeps
+    the rows written so far and exits with code 130.
+    """
+    args = build_parser().parse_args(argv)
+    main_thread = threading.current_thread() is threading.main_thread()
+    old = signal.signal(signal.SIGTERM, _interrupt) if main_thread else None
+    try:
+        if args.command == "sweep":
+            return _sweep(args)
+    except KeyboardInterrupt:
+        print("emt: interrupted", file=sys.stderr)
+        return 130
+    finally:
+        if main_thread:
+            signal.signal(signal.SIGTERM, old)
+    raise AssertionError(f"unhandled command {args.command!r}")  # argparse allows no other
+
+
+if __name__ == "__main__":
+    sys.exit(main())
