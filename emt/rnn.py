@@ -36,6 +36,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from emt import _validate
 from emt._validate import positive_int as _positive_int
 from emt.tasks import repeat_copy_batch
 
@@ -48,6 +49,19 @@ FORMAT_VERSION = 1
 EVAL_SEED = 20230
 
 _INITS = ("orthogonal", "pytorch")
+_ENCODINGS = ("pm1", "01")
+_HORIZON_UNITS = ("periods", "steps")
+_ADVANCE_ON = ("sequence", "bit")
+
+#: Fields added to :class:`TrainConfig` after its first release, with their defaults. A field at
+#: its default is left out of :meth:`TrainConfig.as_dict` and so of :meth:`TrainConfig.key`: every
+#: configuration that existed before keeps its dictionary, its cache key and its checkpoint.
+_LATER_FIELDS: dict[str, Any] = {
+    "encoding": "pm1",
+    "s_curriculum": (),
+    "horizon_unit": "periods",
+    "advance_on": "sequence",
+}
 _HISTORY_KEYS = ("step", "loss", "accuracy", "bit_accuracy", "stage", "n_out", "wall")
 _VAL_KEYS = ("val_step", "val_sequence_accuracy", "val_long_bit_accuracy", "val_wall")
 
@@ -98,6 +112,37 @@ class TrainConfig:
     at the latest after ``max_steps`` steps. ``threads`` is torch's intra-op thread count during
     training (it affects floating-point order, hence it is part of the configuration).
 
+    Other recipes (chapter "How general is the circuit?", planned). Each field below changes
+    one thing and, at its default, is left out of :meth:`as_dict` and :meth:`key`, so the
+    configurations that existed before keep their cache keys:
+
+    * ``encoding``: "pm1" (default) draws the bits in {-1, +1} for inputs and targets and trains
+      the mean squared error of the linear read-out; "01" draws them in {0, 1} for inputs and
+      targets and trains binary cross-entropy on the read-out taken as logits
+      (``binary_cross_entropy_with_logits``). The output phase feeds the zero vector in both.
+      Accuracy (for the curriculum, the stopping criterion and :func:`evaluate`) is judged the
+      same way for both: a bit is right when the output has the sign of the target written in
+      {-1, +1} (for "01": the logit is positive exactly when the target bit is 1).
+    * ``s_curriculum``: empty (default) or strictly increasing sequence lengths ending at ``s``,
+      e.g. (4, 8, 16). Before the horizon stages, the network is trained on repeat copy with
+      ``s_curriculum[0]``, then ``s_curriculum[1]``, ... input steps: in such a stage a sequence
+      is s' input vectors, then ``stage_periods[0]`` output periods of the stage's own s' (or
+      ``stage_periods[0]`` output steps, see ``horizon_unit``) of zero input, with targets
+      u[k mod s'] at every step; batch ``stage_batch[0]`` and learning rate ``stage_lr[0]``. The
+      network (``hidden`` units, ``kappa`` inputs) is the same in every stage; only the data
+      change. Each stage ends on the same rule as the horizon stages (``advance_on``,
+      ``advance_accuracy``); then the horizon stages run at the target ``s``.
+    * ``horizon_unit``: "periods" (default): ``stage_periods[i]`` counts output periods of s
+      steps; "steps": it counts output steps (the output phase may end within a period).
+    * ``advance_on``: "sequence" (default): a stage ends when at least ``advance_accuracy`` of
+      the batch's sequences are entirely right over the output phase; "bit": when at least
+      ``advance_accuracy`` of the batch's output bits are right.
+
+    :meth:`schedule` lists the stages as they are trained; :meth:`preset` builds named recipes
+    (:data:`PRESETS`: "book", the default; "published", the recipe of the paper's published code
+    as described to us, not taken from it; "fast", the book's recipe with a larger learning rate
+    in the later stages).
+
     Raises ValueError for non-positive sizes and other bad values; warns (UserWarning) when
     ``hidden < s * kappa``, below what the theory needs.
     """
@@ -122,6 +167,10 @@ class TrainConfig:
     long_bit_accuracy: float = 0.9995
     max_steps: int = 8000
     threads: int = 1
+    encoding: str = "pm1"
+    s_curriculum: tuple[int, ...] = ()
+    horizon_unit: str = "periods"
+    advance_on: str = "sequence"
 
     def __post_init__(self) -> None:
         for name in (
@@ -178,13 +227,97 @@ class TrainConfig:
             raise ValueError(
                 f"clip must be a non-negative number (0 disables clipping), got {self.clip!r}"
             )
+        for name, allowed in (
+            ("encoding", _ENCODINGS),
+            ("horizon_unit", _HORIZON_UNITS),
+            ("advance_on", _ADVANCE_ON),
+        ):
+            if getattr(self, name) not in allowed:
+                raise ValueError(f"{name} must be one of {allowed}, got {getattr(self, name)!r}")
+        sc = self.s_curriculum
+        if isinstance(sc, (str, bytes)) or not hasattr(sc, "__len__"):
+            raise ValueError(f"s_curriculum must be a sequence of lengths, got {sc!r}")
+        sc = tuple(sc)
+        if sc:
+            if len(sc) < 2:
+                raise ValueError(
+                    f"s_curriculum needs at least two lengths ending at s={self.s}, got {sc!r} "
+                    "(leave it empty for no curriculum over s)"
+                )
+            for i, v in enumerate(sc):
+                _positive_int(f"s_curriculum[{i}]", v)
+            if any(b <= a for a, b in zip(sc, sc[1:])):
+                raise ValueError(f"s_curriculum must be strictly increasing, got {sc!r}")
+            if sc[-1] != self.s:
+                raise ValueError(f"s_curriculum must end at s={self.s}, got {sc!r}")
+        object.__setattr__(self, "s_curriculum", tuple(int(v) for v in sc))
         _warn_small_hidden(self.hidden, self.s, self.kappa)
 
-    def as_dict(self) -> dict[str, Any]:
-        """The fields as plain JSON-compatible values (tuples become lists)."""
+    def as_dict(self, full: bool = False) -> dict[str, Any]:
+        """The fields as plain JSON-compatible values (tuples become lists).
+
+        Fields added after the first release (encoding, s_curriculum, horizon_unit, advance_on)
+        are left out at their default values, so that the dictionary (and :meth:`key`) of every
+        older configuration is unchanged; ``full=True`` includes every field (for tables with one
+        column per field).
+        """
         return {
-            k: (list(v) if isinstance(v, tuple) else v) for k, v in dataclasses.asdict(self).items()
+            k: (list(v) if isinstance(v, tuple) else v)
+            for k, v in dataclasses.asdict(self).items()
+            if full or k not in _LATER_FIELDS or v != _LATER_FIELDS[k]
         }
+
+    def schedule(self) -> list[dict[str, Any]]:
+        """The training stages in order, each a dict with ``s`` (input steps), ``n_out`` (output
+        steps per sequence), ``batch`` and ``lr`` (the learning rate at the stage's start).
+
+        Chapter "Training the Elman RNN" (recipe). First one stage per length of
+        ``s_curriculum`` below ``s`` (with the first horizon stage's horizon, batch and learning
+        rate), then the horizon stages at ``s``. Training validates (and may stop) only in the
+        last stage; the history's ``stage`` is the index in this list.
+        """
+
+        def n_out(periods: int, s: int) -> int:
+            return periods * s if self.horizon_unit == "periods" else periods
+
+        stages = [
+            {
+                "s": s_i,
+                "n_out": n_out(self.stage_periods[0], s_i),
+                "batch": self.stage_batch[0],
+                "lr": self.stage_lr[0],
+            }
+            for s_i in self.s_curriculum[:-1]
+        ]
+        stages += [
+            {"s": self.s, "n_out": n_out(p, self.s), "batch": b, "lr": lr}
+            for p, b, lr in zip(self.stage_periods, self.stage_batch, self.stage_lr)
+        ]
+        return stages
+
+    @classmethod
+    def preset(cls, name: str, **fields: Any) -> TrainConfig:
+        """A named recipe (:data:`PRESETS`) with ``fields`` (s, kappa, hidden, seed, ...) set.
+
+        Chapter "How general is the circuit?" (planned). "book" is the default recipe of chapter
+        "Training the Elman RNN"; "published" is the recipe of the paper's published code as
+        the project's tracker describes it (not read from that code): torch's default
+        initialisation, Adam at a fixed learning rate of
+        1e-3, batch 64, mean squared error, a horizon curriculum of 10, 20, 40, 60, 100 output
+        steps advancing at 96% bit accuracy, 20,000 steps at most; no gradient clipping (the
+        description names none); bits in {-1, +1} (the description does not say). Stopping and
+        evaluation are the book's (validation criterion in the last stage), so that steps and
+        accuracies compare across recipes. The paper's code demonstrates it at s=8 with 8-bit
+        inputs and 128 hidden units: ``preset("published", s=8, kappa=8)``. Fields given here
+        override the preset's. "fast" is the book's recipe with the learning rate 3e-3 in every
+        stage and a decay by 20x per 1000 steps in the last one: at s=16, kappa=5, 128 hidden
+        units it met the book's criterion on seeds 0-2 in 1341-1379 steps (book: 1609-1683);
+        a learning rate of 5e-3 in the last stage broke the network, so its margin is narrow.
+        Raises ValueError for an unknown name.
+        """
+        if name not in PRESETS:
+            raise ValueError(f"unknown preset {name!r}; known presets are {sorted(PRESETS)}")
+        return cls(**{**PRESETS[name], **fields})
 
     def key(self) -> str:
         """Hash of every field and of :data:`FORMAT_VERSION`: the cache key."""
@@ -194,6 +327,30 @@ class TrainConfig:
     def filename(self) -> str:
         """Name of this configuration's checkpoint file (readable prefix, then the key)."""
         return f"elman-s{self.s}-k{self.kappa}-h{self.hidden}-seed{self.seed}-{self.key()}.pt"
+
+
+#: Named recipes for :meth:`TrainConfig.preset`: the fields each one sets.
+PRESETS: dict[str, dict[str, Any]] = {
+    "book": {},
+    "published": {
+        "init": "pytorch",
+        "stage_periods": (10, 20, 40, 60, 100),
+        "stage_batch": (64,) * 5,
+        "stage_lr": (1e-3,) * 5,
+        "horizon_unit": "steps",
+        "advance_on": "bit",
+        "advance_accuracy": 0.96,
+        "final_lr_decay": 1.0,
+        "clip": 0.0,
+        "max_steps": 20000,
+    },
+    # the book's recipe with a learning rate of 3e-3 in every stage and a faster decay in the
+    # last one (by 20x per 1000 steps, down to min_lr): fewer steps to the same criterion
+    "fast": {
+        "stage_lr": (3e-3, 3e-3, 3e-3),
+        "final_lr_decay": 0.05,
+    },
+}
 
 
 # --------------------------------------------------------------------------------------------
@@ -273,31 +430,6 @@ class ElmanRNN(torch.nn.Module):
         return w
 
 
-def _check_weights(weights: Any) -> dict[str, np.ndarray]:
-    if not isinstance(weights, dict):
-        raise ValueError(
-            f"weights must be a dict with W_hh, W_uh, W_r, got {type(weights).__name__}"
-        )
-    missing = [k for k in ("W_hh", "W_uh", "W_r") if k not in weights]
-    if missing:
-        raise ValueError(f"weights is missing {missing}")
-    w = {k: np.asarray(v, dtype=float) for k, v in weights.items()}
-    W_hh, W_uh, W_r = w["W_hh"], w["W_uh"], w["W_r"]
-    if W_hh.ndim != 2 or W_hh.shape[0] != W_hh.shape[1]:
-        raise ValueError(f"W_hh must be square (hidden x hidden), got shape {W_hh.shape}")
-    n = W_hh.shape[0]
-    if W_uh.ndim != 2 or W_uh.shape[0] != n:
-        raise ValueError(f"W_uh must have shape ({n}, kappa), got {W_uh.shape}")
-    kappa = W_uh.shape[1]
-    if W_r.shape != (kappa, n):
-        raise ValueError(f"W_r must have shape ({kappa}, {n}), got {W_r.shape}")
-    if "b_h" in w and w["b_h"].shape != (n,):
-        raise ValueError(f"b_h must have shape ({n},), got {w['b_h'].shape}")
-    if "b_r" in w and w["b_r"].shape != (kappa,):
-        raise ValueError(f"b_r must have shape ({kappa},), got {w['b_r'].shape}")
-    return w
-
-
 def simulate(weights: dict[str, np.ndarray], u: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Run the Elman RNN of Eq. 6 in numpy (float64); chapter "Training the Elman RNN".
 
@@ -305,7 +437,7 @@ def simulate(weights: dict[str, np.ndarray], u: np.ndarray) -> tuple[np.ndarray,
     h[k] = tanh(W_hh h[k-1] + W_uh u[k] [+ b_h]), h[-1] = 0, and y[k] = W_r h[k] [+ b_r], so
     ``h[k]`` is the paper's h(k+1) and y[k] should equal u[k mod s] on repeat copy.
     """
-    w = _check_weights(weights)
+    w = _validate.rnn_weights(weights)
     u = np.asarray(u, dtype=float)
     kappa = w["W_uh"].shape[1]
     if u.ndim not in (2, 3) or u.shape[-1] != kappa:
@@ -342,6 +474,7 @@ def evaluate(
     *,
     s: int | None = None,
     long_steps: int = 200,
+    encoding: str | None = None,
 ) -> dict[str, Any]:
     """Accuracy on fresh repeat-copy sequences (chapter "Training the Elman RNN"; paper Sec. 7).
 
@@ -349,7 +482,13 @@ def evaluate(
     or a weights dict. ``rng`` is a numpy Generator or a seed (default :data:`EVAL_SEED`). The
     network is run in float64 (:func:`simulate`) on ``n_seq`` sequences with s input steps and
     max(n_periods * s, long_steps) output steps, rounded up to whole periods; a bit is correct when
-    the output has the sign of the target.
+    the output has the sign of the target written in {-1, +1}.
+
+    ``encoding`` is how the inputs are drawn: "pm1" (bits in {-1, +1}) or "01" (bits in {0, 1},
+    for networks trained with ``TrainConfig(encoding="01")``, whose outputs are logits); it comes
+    from the configuration of a :class:`Trained` and defaults to "pm1" otherwise. The judgement
+    is the same for both (sign of the output against the target in {-1, +1}), so accuracies of
+    networks trained with either encoding and either loss are comparable.
 
     ``s`` defaults to the paper's 16 for a model or weights dict. Returns a dict with ``n_seq``,
     ``n_periods``, ``s``, ``kappa``, ``long_steps`` and: ``sequence_accuracy`` (fraction of
@@ -365,12 +504,21 @@ def evaluate(
         if s is not None and s != net.config.s:
             raise ValueError(f"s={s} contradicts the network's configuration (s={net.config.s})")
         s = net.config.s
+        if encoding is not None and encoding != net.config.encoding:
+            raise ValueError(
+                f"encoding={encoding!r} contradicts the network's configuration "
+                f"(encoding={net.config.encoding!r})"
+            )
+        encoding = net.config.encoding
         weights = net.weights()
     elif isinstance(net, ElmanRNN):
         weights = net.weights()
     else:
-        weights = _check_weights(net)
+        weights = _validate.rnn_weights(net)
     s = 16 if s is None else s
+    encoding = "pm1" if encoding is None else encoding
+    if encoding not in _ENCODINGS:
+        raise ValueError(f"encoding must be one of {_ENCODINGS}, got {encoding!r}")
     _positive_int("s", s)
     _positive_int("n_seq", n_seq)
     _positive_int("n_periods", n_periods)
@@ -381,7 +529,9 @@ def evaluate(
         rng = np.random.default_rng(rng)
     kappa = weights["W_uh"].shape[1]
     n_total = max(n_periods, math.ceil(long_steps / s))
-    u, target = repeat_copy_batch(n_seq, s, kappa, n_total * s, rng)
+    u, target = repeat_copy_batch(n_seq, s, kappa, n_total * s, rng, encoding)
+    if encoding == "01":
+        target = 2 * target - 1
     _, y = simulate(weights, u)
     margin = y * target
     correct = margin > 0
@@ -396,6 +546,7 @@ def evaluate(
         "s": s,
         "kappa": kappa,
         "long_steps": long_steps,
+        "encoding": encoding,
         "sequence_accuracy": seq_acc,
         "bit_accuracy": float(first.mean()),
         "long_bit_accuracy": float(long.mean()),
@@ -420,8 +571,9 @@ class Trained:
 
     Attributes: ``config`` (:class:`TrainConfig`), ``history`` (dict of lists: per step ``step``,
     ``loss``, ``accuracy`` (fraction of the batch's sequences entirely correct over the stage's
-    output phase), ``bit_accuracy``, ``stage`` (0-based curriculum stage), ``n_out`` (output
-    steps per sequence), ``wall`` (seconds since the start); per validation ``val_step``,
+    output phase), ``bit_accuracy``, ``stage`` (0-based index in :meth:`TrainConfig.schedule`),
+    ``n_out`` (output steps per sequence), [``s`` (input steps), only with an ``s_curriculum``],
+    ``wall`` (seconds since the start); per validation ``val_step``,
     ``val_sequence_accuracy``, ``val_long_bit_accuracy``, ``val_wall``), ``meta`` (``solved``:
     the validation criterion was met; ``steps``; ``wall_seconds``; ``torch``; ``threads``),
     ``model`` (the :class:`ElmanRNN`, in eval mode), ``path`` (the cache file, if any) and
@@ -479,7 +631,11 @@ def _progress_bar(total: int, enabled: bool):
 def train(config: TrainConfig = TrainConfig(), progress: bool = True) -> Trained:
     """Train an Elman RNN on repeat copy with the recipe of ``config``; no cache involved.
 
-    Chapter "Training the Elman RNN"; paper Sec. 5.1 (Eq. 5-6) and Sec. 7. Deterministic: the
+    Chapter "Training the Elman RNN"; paper Sec. 5.1 (Eq. 5-6) and Sec. 7. The stages are those
+    of :meth:`TrainConfig.schedule`; every stage but the last ends on ``advance_on`` and
+    ``advance_accuracy``, and the last one checks the validation criterion every ``eval_every``
+    steps, with ±1 decoding of the outputs whatever the encoding and loss (see
+    :class:`TrainConfig`). Deterministic: the
     same configuration on the same machine (same torch build and thread count) gives identical
     weights. Warns with :class:`CriterionWarning` if ``max_steps`` pass without meeting the
     criterion (the network is returned anyway, with ``meta["solved"] = False``).
@@ -487,41 +643,53 @@ def train(config: TrainConfig = TrainConfig(), progress: bool = True) -> Trained
     if not isinstance(config, TrainConfig):
         raise ValueError(f"config must be a TrainConfig, got {type(config).__name__}")
     c = config
-    last = len(c.stage_periods) - 1
+    stages = c.schedule()
+    last = len(stages) - 1
+    pm1 = c.encoding == "pm1"
     old_threads = torch.get_num_threads()
     torch.set_num_threads(c.threads)
     try:
         model = ElmanRNN(c.kappa, c.hidden, bias=c.bias, init=c.init, seed=c.seed)
         params = list(model.parameters())
-        opt = torch.optim.Adam(params, lr=c.stage_lr[0])
+        opt = torch.optim.Adam(params, lr=stages[0]["lr"])
         data_rng = np.random.default_rng([c.seed, 1])
         n_val_out = max(c.val_periods * c.s, c.long_steps)
         vu, vy = repeat_copy_batch(
-            c.n_val, c.s, c.kappa, n_val_out, np.random.default_rng([c.seed, 2])
+            c.n_val, c.s, c.kappa, n_val_out, np.random.default_rng([c.seed, 2]), c.encoding
         )
         vu, vy = torch.tensor(vu, dtype=torch.float32), torch.tensor(vy, dtype=torch.float32)
+        if not pm1:
+            vy = 2 * vy - 1  # accuracy is judged against the targets written in {-1, +1}
         history: dict[str, list] = {k: [] for k in _HISTORY_KEYS + _VAL_KEYS}
+        if c.s_curriculum:
+            history["s"] = []
         stage, in_stage, solved, step = 0, 0, False, 0
         t0 = time.perf_counter()
         bar = _progress_bar(c.max_steps, progress)
         try:
             for step in range(1, c.max_steps + 1):
-                n_out = c.stage_periods[stage] * c.s
+                s_now, n_out = stages[stage]["s"], stages[stage]["n_out"]
                 if stage == last and c.final_lr_decay != 1.0:
-                    lr = max(c.stage_lr[last] * c.final_lr_decay ** (in_stage / 1000), c.min_lr)
+                    lr = max(stages[last]["lr"] * c.final_lr_decay ** (in_stage / 1000), c.min_lr)
                     for group in opt.param_groups:
                         group["lr"] = lr
-                u, y = repeat_copy_batch(c.stage_batch[stage], c.s, c.kappa, n_out, data_rng)
+                u, y = repeat_copy_batch(
+                    stages[stage]["batch"], s_now, c.kappa, n_out, data_rng, c.encoding
+                )
                 u, y = torch.tensor(u, dtype=torch.float32), torch.tensor(y, dtype=torch.float32)
                 out, _ = model(u)
-                loss = torch.mean((out - y) ** 2)
+                if pm1:
+                    loss = torch.mean((out - y) ** 2)
+                else:
+                    loss = torch.nn.functional.binary_cross_entropy_with_logits(out, y)
+                    y = 2 * y - 1
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
                 if c.clip > 0:
                     torch.nn.utils.clip_grad_norm_(params, c.clip)
                 opt.step()
                 with torch.no_grad():
-                    ok = (out * y)[:, c.s :] > 0
+                    ok = (out * y)[:, s_now:] > 0
                     acc = ok.all(dim=2).all(dim=1).float().mean().item()
                     bit_acc = ok.float().mean().item()
                 wall = time.perf_counter() - t0
@@ -529,19 +697,21 @@ def train(config: TrainConfig = TrainConfig(), progress: bool = True) -> Trained
                     _HISTORY_KEYS, (step, loss.item(), acc, bit_acc, stage, n_out, wall)
                 ):
                     history[k].append(v)
+                if c.s_curriculum:
+                    history["s"].append(s_now)
                 in_stage += 1
                 bar.update(1)
                 bar.set_postfix(
-                    stage=f"{stage + 1}/{last + 1} (n_out={n_out})",
+                    stage=f"{stage + 1}/{last + 1} (s={s_now}, n_out={n_out})",
                     loss=f"{loss.item():.4f}",
                     acc=f"{acc:.2f}",
                     refresh=False,
                 )
                 if stage < last:
-                    if acc >= c.advance_accuracy:
+                    if (acc if c.advance_on == "sequence" else bit_acc) >= c.advance_accuracy:
                         stage, in_stage = stage + 1, 0
                         for group in opt.param_groups:
-                            group["lr"] = c.stage_lr[stage]
+                            group["lr"] = stages[stage]["lr"]
                 elif in_stage % c.eval_every == 0:
                     with torch.no_grad():
                         vout, _ = model(vu)
@@ -558,7 +728,7 @@ def train(config: TrainConfig = TrainConfig(), progress: bool = True) -> Trained
                     for k, v in zip(_VAL_KEYS, (step, v_seq, v_long, time.perf_counter() - t0)):
                         history[k].append(v)
                     bar.set_postfix(
-                        stage=f"{stage + 1}/{last + 1} (n_out={n_out})",
+                        stage=f"{stage + 1}/{last + 1} (s={s_now}, n_out={n_out})",
                         loss=f"{loss.item():.4f}",
                         val_seq=f"{v_seq:.3f}",
                         val_bits200=f"{v_long:.4f}",

@@ -87,6 +87,10 @@ def test_config_key_depends_on_every_field_and_on_the_format(monkeypatch):
         "long_bit_accuracy": 0.999,
         "max_steps": 8001,
         "threads": 2,
+        "encoding": "01",
+        "s_curriculum": (4, 8, 16),
+        "horizon_unit": "steps",
+        "advance_on": "bit",
     }
     assert set(changed) == {f.name for f in dataclasses.fields(rnn.TrainConfig)}, "test every field"
     keys = {base.key()}
@@ -129,11 +133,87 @@ def test_config_lists_become_tuples():
         ({"min_lr": -1e-3}, "min_lr must be a non-negative number"),
         ({"threads": 0}, "threads must be a positive integer"),
         ({"max_steps": 0}, "max_steps must be a positive integer"),
+        ({"encoding": "bce"}, "encoding must be one of"),
+        ({"encoding": "01 "}, "encoding must be one of"),
+        ({"horizon_unit": "epochs"}, "horizon_unit must be one of"),
+        ({"advance_on": "loss"}, "advance_on must be one of"),
+        ({"s_curriculum": (4, 8)}, "s_curriculum must end at s=16"),
+        ({"s_curriculum": (8, 4, 16)}, "s_curriculum must be strictly increasing"),
+        ({"s_curriculum": (4, 4, 16)}, "s_curriculum must be strictly increasing"),
+        ({"s_curriculum": (16,)}, "s_curriculum needs at least two lengths"),
+        ({"s_curriculum": (0, 16)}, r"s_curriculum\[0\] must be a positive integer"),
+        ({"s_curriculum": (4.5, 16)}, r"s_curriculum\[0\] must be a positive integer"),
+        ({"s_curriculum": "4,16"}, "s_curriculum must be a sequence"),
+        ({"s_curriculum": 16}, "s_curriculum must be a sequence"),
     ],
 )
 def test_config_bad_values(changes, msg):
     with pytest.raises(ValueError, match=msg):
         rnn.TrainConfig(**changes)
+
+
+def test_default_key_and_dict_are_unchanged_by_later_fields():
+    """The cache key of the default recipe must not move: the chapters' cached networks, the
+    committed book/data/hidden_search.json (whose base_recipe the training chapter compares with
+    TrainConfig().as_dict()) and the sweep tables are keyed by it. The value below was computed
+    before the fields encoding, s_curriculum, horizon_unit and advance_on were added."""
+    c = rnn.TrainConfig()
+    assert c.key() == "9a5d3028c64ca46a3048"
+    later = {"encoding", "s_curriculum", "horizon_unit", "advance_on"}
+    assert later.isdisjoint(c.as_dict())
+    assert set(c.as_dict(full=True)) == {f.name for f in dataclasses.fields(rnn.TrainConfig)}
+    assert {k: v for k, v in c.as_dict(full=True).items() if k not in later} == c.as_dict()
+    # a later field away from its default enters the dictionary and the key
+    d = rnn.TrainConfig(advance_on="bit").as_dict()
+    assert d["advance_on"] == "bit" and later - {"advance_on"} <= later - set(d)
+    assert rnn.TrainConfig(s_curriculum=[4, 16]).as_dict()["s_curriculum"] == [4, 16]
+    # giving a later field its default explicitly is the same configuration
+    explicit = rnn.TrainConfig(encoding="pm1", s_curriculum=(), horizon_unit="periods")
+    assert explicit == c and explicit.key() == c.key()
+
+
+def test_presets():
+    assert rnn.TrainConfig.preset("book") == rnn.TrainConfig()
+    assert rnn.TrainConfig.preset("book", seed=3) == rnn.TrainConfig(seed=3)
+    p = rnn.TrainConfig.preset("published", s=8, kappa=8, seed=2)
+    assert (p.s, p.kappa, p.hidden, p.seed) == (8, 8, 128, 2)
+    assert p.init == "pytorch" and not p.bias and p.encoding == "pm1"
+    assert p.stage_periods == (10, 20, 40, 60, 100) and p.horizon_unit == "steps"
+    assert p.stage_batch == (64,) * 5 and p.stage_lr == (1e-3,) * 5 and p.final_lr_decay == 1.0
+    assert p.advance_on == "bit" and p.advance_accuracy == 0.96 and p.max_steps == 20000
+    assert [st["n_out"] for st in p.schedule()] == [10, 20, 40, 60, 100]
+    assert rnn.TrainConfig.preset("published", max_steps=50).max_steps == 50
+    f = rnn.TrainConfig.preset("fast", seed=1)
+    assert f.stage_lr == (3e-3,) * 3 and f.final_lr_decay == 0.05 and f.seed == 1
+    assert f.stage_periods == rnn.TrainConfig().stage_periods and f.init == "orthogonal"
+    assert len({rnn.TrainConfig.preset(n).key() for n in rnn.PRESETS}) == len(rnn.PRESETS)
+    with pytest.raises(ValueError, match="unknown preset 'paper'"):
+        rnn.TrainConfig.preset("paper")
+    with pytest.raises(ValueError, match="stage_batch"):
+        rnn.TrainConfig.preset("published", stage_batch=(64,))
+
+
+def test_schedule():
+    assert rnn.TrainConfig().schedule() == [
+        {"s": 16, "n_out": 32, "batch": 128, "lr": 3e-3},
+        {"s": 16, "n_out": 64, "batch": 64, "lr": 2e-3},
+        {"s": 16, "n_out": 128, "batch": 32, "lr": 1e-3},
+    ]
+    c = rnn.TrainConfig(s_curriculum=(4, 8, 16))
+    assert [(st["s"], st["n_out"], st["batch"]) for st in c.schedule()] == [
+        (4, 8, 128),
+        (8, 16, 128),
+        (16, 32, 128),
+        (16, 64, 64),
+        (16, 128, 32),
+    ]
+    c = rnn.TrainConfig(s_curriculum=(4, 16), horizon_unit="steps", stage_periods=(10, 20, 40))
+    assert [(st["s"], st["n_out"]) for st in c.schedule()] == [
+        (4, 10),
+        (16, 10),
+        (16, 20),
+        (16, 40),
+    ]
 
 
 def test_small_hidden_warns_but_is_allowed():
@@ -271,6 +351,25 @@ def test_evaluate_perfect_and_broken_networks():
     assert not rnn.evaluate(w, n_seq=100, rng=1, s=s + 1)["criterion"]
 
 
+def test_evaluate_01_encoding():
+    """With encoding "01" the inputs are bits in {0, 1} and the output is judged by its sign
+    against the target written in {-1, +1} (a logit > 0 means bit 1)."""
+    s, kappa = 5, 3
+    w = oracle_weights(s, kappa)  # recalls its input exactly: output 1 for a 1, 0 for a 0
+    ev = rnn.evaluate(w, n_seq=200, rng=2, s=s, long_steps=20, encoding="01")
+    assert ev["encoding"] == "01"
+    u, _ = repeat_copy_batch(200, s, kappa, 4 * s, np.random.default_rng(2), "01")
+    # every 1-bit right, every 0-bit wrong (an output of exactly 0 is not below 0)
+    assert ev["bit_accuracy"] == pytest.approx(u[:, :s].mean(), abs=1e-12)
+    assert not ev["criterion"]
+    # a read-out bias of -1/2 turns the recalled {0, 1} into logits of the right sign
+    shifted = {**w, "b_r": -0.5 * np.ones(kappa)}
+    assert rnn.evaluate(shifted, n_seq=200, rng=2, s=s, encoding="01")["criterion"]
+    assert rnn.evaluate(w, n_seq=200, rng=2, s=s)["encoding"] == "pm1"
+    with pytest.raises(ValueError, match="encoding must be one of"):
+        rnn.evaluate(w, s=s, encoding="bits")
+
+
 def test_evaluate_is_reproducible_and_fresh():
     w = rnn.ElmanRNN(2, 10, seed=0).weights()
     a = rnn.evaluate(w, n_seq=30, s=4)
@@ -355,6 +454,75 @@ def test_training_solves_a_small_task():
     assert max(t.history["stage"]) == 2  # the curriculum went through all three stages
 
 
+def _first_batch(config):
+    """The first training batch as train() draws it, and the initial model."""
+    st = config.schedule()[0]
+    u, y = repeat_copy_batch(
+        st["batch"],
+        st["s"],
+        config.kappa,
+        st["n_out"],
+        np.random.default_rng([config.seed, 1]),
+        config.encoding,
+    )
+    model = rnn.ElmanRNN(
+        config.kappa, config.hidden, bias=config.bias, init=config.init, seed=config.seed
+    )
+    out, _ = model(torch.tensor(u, dtype=torch.float32))
+    return u, torch.tensor(y, dtype=torch.float32), out
+
+
+def test_training_loss_follows_the_encoding():
+    c = tiny(max_steps=1)
+    _, y, out = _first_batch(c)
+    loss = quiet_train(c).history["loss"][0]
+    assert loss == pytest.approx(torch.mean((out - y) ** 2).item(), rel=1e-5)
+    c01 = tiny(max_steps=1, encoding="01")
+    u, y, out = _first_batch(c01)
+    assert set(np.unique(u[:, : c01.s])) == {0.0, 1.0}
+    bce = torch.nn.functional.binary_cross_entropy_with_logits(out, y).item()
+    t = quiet_train(c01)
+    assert t.history["loss"][0] == pytest.approx(bce, rel=1e-5)
+    assert abs(bce - torch.mean((out - y) ** 2).item()) > 1e-3  # the two losses differ here
+    # the accuracy of a batch is judged with the targets in {-1, +1}
+    ok = (out * (2 * y - 1))[:, c01.s :] > 0
+    assert t.history["bit_accuracy"][0] == pytest.approx(ok.float().mean().item())
+    assert rnn.evaluate(t, n_seq=10)["encoding"] == "01"
+    with pytest.raises(ValueError, match="contradicts"):
+        rnn.evaluate(t, n_seq=10, encoding="pm1")
+
+
+@pytest.mark.parametrize("advance_on", ["sequence", "bit"])
+def test_training_s_curriculum_and_advance_rule(advance_on):
+    """With s_curriculum=(2, 4) the first stage trains on sequences of 2 input steps, and every
+    stage ends exactly at the first step whose batch meets the rule."""
+    c = tiny(s_curriculum=(2, 4), advance_on=advance_on, advance_accuracy=0.3, max_steps=80)
+    t = quiet_train(c)
+    h = t.history
+    sched = c.schedule()
+    assert len(sched) == 4 and sched[0]["s"] == 2
+    assert h["s"] == [sched[st]["s"] for st in h["stage"]]
+    assert h["n_out"] == [sched[st]["n_out"] for st in h["stage"]]
+    assert h["s"][0] == 2 and h["n_out"][0] == 2 * c.stage_periods[0]
+    rule = h["accuracy"] if advance_on == "sequence" else h["bit_accuracy"]
+    for k in range(1, len(h["step"])):
+        if h["stage"][k - 1] < len(sched) - 1:
+            advanced = h["stage"][k] == h["stage"][k - 1] + 1
+            assert advanced == (rule[k - 1] >= 0.3), k
+    assert max(h["stage"]) >= 1
+    # the first batch is the curriculum's shortest sequences
+    u, y, out = _first_batch(c)
+    assert u.shape == (16, 2 + 2 * c.stage_periods[0], 2)
+    assert h["loss"][0] == pytest.approx(torch.mean((out - y) ** 2).item(), rel=1e-5)
+    assert "s" not in quiet_train(tiny(max_steps=2)).history  # the old history format
+
+
+def test_training_horizon_in_steps():
+    c = tiny(horizon_unit="steps", stage_periods=(3, 5, 7), advance_accuracy=0.05, max_steps=40)
+    h = quiet_train(c).history
+    assert h["n_out"][0] == 3 and set(h["n_out"]) <= {3, 5, 7}
+
+
 def test_train_bad_config():
     with pytest.raises(ValueError, match="config must be a TrainConfig"):
         rnn.train({"s": 4})
@@ -400,6 +568,14 @@ def test_cache_round_trip(tmp_path, monkeypatch):
         assert np.array_equal(v, second.weights()[k])
     assert second.history == first.history
     assert second.meta["steps"] == first.meta["steps"]
+
+
+def test_cache_round_trip_with_a_curriculum(tmp_path):
+    c = tiny(s_curriculum=(2, 4), encoding="01", max_steps=5)
+    first = quiet_get(c, tmp_path)
+    second = quiet_get(c, tmp_path)
+    assert second.from_cache and second.history == first.history and "s" in second.history
+    assert second.config == c
 
 
 def test_cache_uses_environment_variable(tmp_path, monkeypatch):
