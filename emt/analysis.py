@@ -59,6 +59,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import scipy.linalg as sla
 
+from emt import _validate
 from emt._validate import matrix
 from emt._validate import positive_int as _pos_int
 from emt.circuits import slot_of
@@ -67,6 +68,14 @@ from emt.circuits import slot_of
 READOUTS = ("dual", "transpose", "pinv")
 #: Ways of removing decaying eigen-directions accepted by :func:`variable_memories`.
 REMOVALS = ("oblique", "orthogonal", "none")
+#: Which eigen-directions the removal step keeps (:func:`variable_memories`, ``select``).
+SELECTS = ("threshold", "top", "auto")
+#: Two moduli closer than TIE_RTOL (relative) are a tie: a cut between them is not made.
+TIE_RTOL = 1e-6
+#: Diagnostics warn when |lambda_n| / |lambda_{n+1}| (n = s*kappa) is below GAP_WARN ...
+GAP_WARN = 1.02
+#: ... or when the condition number of the basis [Psi; Psi_perp] exceeds COND_WARN.
+COND_WARN = 1e8
 #: A basis is singular when sigma_min <= RCOND * sigma_max (same tolerance as emt.circuits).
 RCOND = 1e-10
 #: An eigenvalue counts as "at or above the threshold" if |lambda| >= threshold - EIG_TOL
@@ -156,12 +165,7 @@ def spectral_projector(w, threshold: float = 1.0, kind: str = "oblique") -> tupl
         raise ValueError(f"W must be square, got shape {w.shape}")
     if kind not in REMOVALS:
         raise ValueError(f"kind must be one of {REMOVALS}, got {kind!r}")
-    try:
-        thr = float(threshold)
-    except (TypeError, ValueError):
-        raise ValueError(f"threshold must be a non-negative number, got {threshold!r}") from None
-    if not np.isfinite(thr) or thr < 0:
-        raise ValueError(f"threshold must be a finite non-negative number, got {threshold!r}")
+    thr = _validate.threshold(threshold)
     if kind == "none":
         m = int(np.sum(np.abs(np.linalg.eigvals(w)) >= thr - EIG_TOL))
         return np.eye(n), m
@@ -265,6 +269,62 @@ def backward_memories(w_hh, w_r, s: int, readout: str = "dual") -> np.ndarray:
 # ----------------------------------------------------------------------------- Algorithm 1
 
 
+def _moduli_desc(w: np.ndarray) -> np.ndarray:
+    """Moduli of the eigenvalues of ``w``, in decreasing order."""
+    return np.sort(np.abs(np.linalg.eigvals(w)))[::-1]
+
+
+def _gap(moduli: np.ndarray, n: int) -> float:
+    """``|lambda_n| / |lambda_{n+1}|`` for moduli in decreasing order (inf if there is no next one)."""
+    if n >= moduli.size or moduli[n] == 0:
+        return float("inf")
+    return float(moduli[n - 1] / moduli[n])
+
+
+def _top_cutoff(moduli: np.ndarray, n: int) -> tuple[float, int]:
+    """A modulus cut that keeps the ``n`` largest eigenvalues, or the fewest more if ties forbid it.
+
+    Returns ``(cutoff, kept)``: the cut lies halfway between ``|lambda_kept|`` and
+    ``|lambda_{kept+1}|`` with ``kept >= n`` the first index at which the two moduli differ by more
+    than the tie tolerance (a conjugate pair is never split: its moduli are equal). ``cutoff = 0``
+    keeps everything.
+    """
+    for k in range(n, moduli.size):
+        if moduli[k - 1] - moduli[k] > max(TIE_RTOL * moduli[k - 1], 4 * EIG_TOL):
+            return float((moduli[k - 1] + moduli[k]) / 2), k
+    return 0.0, int(moduli.size)
+
+
+@dataclass(frozen=True)
+class Diagnostics:
+    """How well-posed one run of Algorithm 1 was (:attr:`VariableMemories.diagnostics`).
+
+    Chapters "Reading the trained network" and "Analyse your own network" (planned); paper Sec. 6,
+    Algorithm 1. ``select`` is the selection actually used ("threshold" or "top"; "auto" resolves to
+    one of them), ``n_above_threshold`` the number of eigenvalues of ``W_hh`` with modulus at or
+    above the given threshold, ``n_kept`` the number the removal step kept, ``cutoff`` the modulus
+    cut it used (the threshold, or the point halfway between the kept and the next modulus for
+    "top"), ``gap`` = ``|lambda_n| / |lambda_{n+1}|`` for ``n = s*kappa`` (moduli in decreasing
+    order; inf if there is no next one), ``psi_condition`` and ``basis_condition`` the condition
+    numbers of Psi and of the basis ``[Psi; Psi_perp]``, and ``warnings`` what a reader should
+    know before trusting the result (empty when nothing is doubtful).
+    """
+
+    select: str
+    n_above_threshold: int
+    n_kept: int
+    cutoff: float
+    gap: float
+    psi_condition: float
+    basis_condition: float
+    warnings: tuple[str, ...] = ()
+
+    @property
+    def ok(self) -> bool:
+        """True when no warning was recorded."""
+        return not self.warnings
+
+
 @dataclass(frozen=True)
 class VariableMemories:
     """Result of :func:`variable_memories` (chapter "Reading the trained network", paper Alg. 1).
@@ -274,6 +334,7 @@ class VariableMemories:
     ``phi_learned = dual @ W_hh @ basis``. ``n_large`` is the number of eigenvalues of ``W_hh`` at or
     above the threshold, ``n_pca`` the number of columns of ``psi_perp`` that are principal
     components with non-zero variance (the rest complete the orthonormal complement).
+    ``diagnostics`` (:class:`Diagnostics`): counts, spectral gap, conditions and warnings.
     """
 
     psi: np.ndarray
@@ -290,6 +351,7 @@ class VariableMemories:
     n_large: int
     n_pca: int
     meta: dict = field(default_factory=dict)
+    diagnostics: Diagnostics | None = None
 
     @property
     def n(self) -> int:
@@ -363,6 +425,7 @@ def variable_memories(
     n_components: int | None = None,
     readout: str = "dual",
     removal: str = "oblique",
+    select: str = "threshold",
 ) -> VariableMemories:
     """Algorithm 1 of the paper: variable memories of a trained RNN and W_hh in their basis.
 
@@ -386,9 +449,30 @@ def variable_memories(
     The paper writes ``Phi_learned^T = Psi^* W_hh Psi``; with ``W_hh = Psi Phi Psi^+`` of its Eq. 8
     and Eq. 12 (the convention of :mod:`emt.circuits`), ``Psi^* W_hh Psi = Phi`` itself.
 
-    Raises ValueError for alpha outside [0, 1], mismatched shapes, ``s * kappa > n_h``, a bad
-    ``readout``/``removal``/``n_components``, hidden states of the wrong size, or a basis that comes
-    out singular (e.g. fewer than ``s * kappa`` eigenvalues at or above the threshold).
+    ``select`` chooses the eigen-directions that step 2 keeps (chapters "Analyse your own network"
+    and "Networks with bias", planned):
+
+    ``"threshold"`` (default, the paper's rule)
+        those with ``|lambda| >= threshold``. If fewer than ``s * kappa`` lie there, Psi comes out
+        singular and a ValueError says so (and suggests ``"top"``).
+    ``"top"``
+        the ``s * kappa`` largest in modulus, whatever the threshold: the cut lies halfway between
+        the ``s*kappa``-th and the next modulus (if they tie, e.g. a conjugate pair across the cut,
+        the fewest more directions are kept and a warning says so). For a network that recalls its
+        inputs but whose memory eigenvalues sit a little below 1 (a trained network seen with 76
+        of 80 above 0.95).
+    ``"auto"``
+        ``"threshold"`` when at least ``s * kappa`` eigenvalues lie above it, else ``"top"``.
+
+    Whatever the selection, ``vm.diagnostics`` (:class:`Diagnostics`) records how many eigenvalues
+    lie above the threshold, the spectral gap below the ``s*kappa``-th, the condition of Psi and of
+    the basis, and a list of warnings; ``n_large`` is the number of directions kept.
+
+    Raises ValueError for invalid input (alpha outside [0, 1], mismatched shapes,
+    ``s * kappa > n_h``, non-finite weights, a bad ``readout``/``removal``/``select``/
+    ``n_components``/``threshold``, hidden states of the wrong size) and when no result exists: a
+    basis that comes out singular (e.g. fewer than ``s * kappa`` eigenvalues at or above the
+    threshold with ``select="threshold"``, or ``W_uh = 0``).
     """
     w_hh, w_uh, w_r, n_h, kappa = check_weights(w_hh, w_uh, w_r, s)
     a = _check_alpha(alpha)
@@ -396,6 +480,9 @@ def variable_memories(
         raise ValueError(f"readout must be one of {READOUTS}, got {readout!r}")
     if removal not in REMOVALS:
         raise ValueError(f"removal must be one of {REMOVALS}, got {removal!r}")
+    if select not in SELECTS:
+        raise ValueError(f"select must be one of {SELECTS}, got {select!r}")
+    thr = _validate.threshold(threshold)
     n = s * kappa
     n_perp_max = n_h - n
     if n_components is None:
@@ -423,8 +510,42 @@ def variable_memories(
     if a < 1:
         psi = psi + (1 - a) * backward_memories(w_hh, w_r, s, readout)
 
-    # 2. remove the decaying eigen-directions
-    proj, n_large = spectral_projector(w_hh, threshold, removal)
+    # 2. remove the decaying eigen-directions (select: which ones count as decaying)
+    moduli = _moduli_desc(w_hh)
+    n_above = int(np.sum(moduli >= thr - EIG_TOL))
+    gap = _gap(moduli, n)
+    notes = []
+    mode = select if select != "auto" else ("threshold" if n_above >= n else "top")
+    if mode == "top":
+        cutoff, kept = _top_cutoff(moduli, n)
+        if n_above < n:
+            notes.append(
+                f"only {n_above} of s*kappa = {n} eigenvalues have modulus >= threshold = {thr:g}; "
+                f"kept the {kept} largest (cut at modulus {cutoff:.4g})"
+            )
+        elif n_above > n:
+            notes.append(
+                f"{n_above} eigenvalues have modulus >= threshold = {thr:g}, more than s*kappa = "
+                f"{n}; removed all but the {kept} largest (cut at modulus {cutoff:.4g})"
+            )
+        if kept > n:
+            notes.append(
+                f"the modulus of eigenvalue {n} ties with the next one (|lambda| = "
+                f"{moduli[n - 1]:.6g}): kept {kept} directions instead of s*kappa = {n}"
+            )
+    else:
+        cutoff = thr
+        if n_above > n and removal != "none":
+            notes.append(
+                f"{n_above} eigenvalues have modulus >= threshold = {thr:g}, more than s*kappa = "
+                f"{n}: directions beyond the memories are kept"
+            )
+    if gap < GAP_WARN:
+        notes.append(
+            f"small spectral gap |lambda_{n}| / |lambda_{n + 1}| = {gap:.4f} < {GAP_WARN}: "
+            "the memory eigenvalues are not separated from the rest"
+        )
+    proj, n_large = spectral_projector(w_hh, cutoff, removal)
     psi = proj @ psi
     u_psi, sv, vt = np.linalg.svd(psi, full_matrices=False)  # u_psi: orthonormal basis of span(Psi)
     if sv[0] == 0 or sv[-1] <= RCOND * sv[0]:
@@ -435,6 +556,8 @@ def variable_memories(
                 f"; only {n_large} eigenvalues of W_hh have modulus >= threshold = {threshold}, "
                 f"fewer than s*kappa = {n}"
             )
+            if mode == "threshold":
+                hint += ' (select="top" keeps the s*kappa largest)'
         raise ValueError(
             f"the variable memories Psi come out singular (condition {cond:.3g}){hint}"
         )
@@ -466,6 +589,21 @@ def variable_memories(
         raise ValueError(f"the basis [Psi; Psi_perp] is singular (condition {cond:.3g})")
     dual = np.vstack([(vt.T / sv) @ u_psi.T, psi_perp.T])
     phi_learned = dual @ w_hh @ basis
+    if cond > COND_WARN:
+        notes.append(
+            f"ill-conditioned basis [Psi; Psi_perp] (condition {cond:.3g} > {COND_WARN:g}): "
+            "Phi_learned carries a relative rounding error of about condition * 1e-16"
+        )
+    diagnostics = Diagnostics(
+        select=mode,
+        n_above_threshold=n_above,
+        n_kept=n_large,
+        cutoff=float(cutoff),
+        gap=gap,
+        psi_condition=float(sv[0] / sv[-1]),
+        basis_condition=float(cond),
+        warnings=tuple(notes),
+    )
     return VariableMemories(
         psi=psi,
         psi_perp=psi_perp,
@@ -481,6 +619,7 @@ def variable_memories(
         n_large=n_large,
         n_pca=n_pca,
         meta={"basis_condition": cond},
+        diagnostics=diagnostics,
     )
 
 
@@ -607,6 +746,297 @@ def spectrum_report(w, s: int, n_select: int) -> SpectrumReport:
     return SpectrumReport(ev, sel, j, counts, err, gap)
 
 
+# ----------------------------------------------------------------------------- inferring s and kappa
+
+#: Defaults of :func:`infer_s_kappa`: the largest angle residual allowed, as a fraction of half the
+#: spacing ``pi / s`` between two directions ...
+INFER_RESID_MAX = 0.1
+#: ... the smallest gap ``|lambda_n| / |lambda_{n+1}|`` below the cluster, and the gap at which the
+#: gap is taken as fully convincing ...
+INFER_GAP_MIN = 1.02
+INFER_GAP_FULL = 1.10
+#: ... and the smallest cluster ``s * kappa`` considered (smaller ones fit random matrices by chance).
+INFER_MIN_CLUSTER = 6
+
+
+@dataclass(frozen=True)
+class SKInference:
+    """What :func:`infer_s_kappa` read from a spectrum: s, kappa, a confidence and the evidence.
+
+    Chapters "Analyse your own network" and "Networks with bias" (planned); paper Sec. 7,
+    Figure 3B. ``s`` and ``kappa`` are None when ``refused`` (``reason`` says why). The evidence
+    describes ``candidate``, the inferred ``(s, kappa)`` or, after a refusal, the candidate that
+    came closest (None if none was examined):
+
+    * ``n_cluster`` = s * kappa, the number of largest-modulus eigenvalues in the cluster, with
+      moduli between ``cluster_moduli[0]`` and ``cluster_moduli[1]``; ``next_modulus`` the next
+      one and ``gap`` = ``cluster_moduli[0] / next_modulus`` (inf if there is none or it is 0);
+    * ``counts`` ``(s,)``: how many cluster eigenvalues point in direction ``2 pi j / s``;
+    * ``residuals`` ``(n_cluster,)``: each eigenvalue's angular distance (radians) to the nearest
+      multiple of ``2 pi / s``; ``residual_fraction``: the largest one divided by ``pi / s``
+      (0: on the directions, 1: halfway between two of them);
+    * ``angle_score`` = ``1 - residual_fraction / resid_max`` and ``gap_score`` =
+      ``log(gap / gap_min) / log(gap_full / gap_min)`` clipped to [0, 1], their product ``score``;
+    * ``runner_up``: ``(s, kappa, score)`` of the next best candidate that also passed, or None;
+      ``n_passing``: how many candidates passed.
+
+    ``confidence`` = ``score - runner_up score`` (0 if refused). It is a heuristic in [0, 1], not a
+    probability: 1 means the angles sit on the directions to rounding, the gap is at least
+    ``gap_full`` and no other (s, kappa) passes; it falls to 0 as the largest residual approaches
+    ``resid_max`` of the half-spacing, as the gap shrinks to ``gap_min``, or as another candidate
+    explains the spectrum as well. :meth:`evidence` formats all of it for printing.
+    """
+
+    s: int | None
+    kappa: int | None
+    confidence: float
+    refused: bool
+    reason: str
+    candidate: tuple[int, int] | None
+    n_cluster: int
+    cluster_moduli: tuple[float, float]
+    next_modulus: float
+    gap: float
+    counts: np.ndarray
+    residuals: np.ndarray
+    residual_fraction: float
+    angle_score: float
+    gap_score: float
+    score: float
+    runner_up: tuple[int, int, float] | None
+    n_passing: int
+    s_range: tuple[int, int]
+
+    def evidence(self) -> str:
+        """The inference and its evidence as a few lines of text."""
+        if self.refused:
+            lines = [f"s and kappa not inferred: {self.reason}"]
+        else:
+            lines = [
+                f"s = {self.s}, kappa = {self.kappa} (confidence {self.confidence:.2f}; "
+                f"angle score {self.angle_score:.2f}, gap score {self.gap_score:.2f})"
+            ]
+        if self.candidate is None:
+            return "\n".join(lines)
+        s, kappa = self.candidate
+        pre = "  " if not self.refused else f"  closest candidate s = {s}, kappa = {kappa}: "
+        half = 180.0 / s
+        lines += [
+            f"{pre}cluster of the {self.n_cluster} largest eigenvalues, |lambda| in "
+            f"[{self.cluster_moduli[0]:.4f}, {self.cluster_moduli[1]:.4f}]; next |lambda| = "
+            f"{self.next_modulus:.4f}, gap {self.gap:.4f}",
+            f"  angles: largest residual to a multiple of 2 pi/{s} = "
+            f"{np.degrees(self.residuals.max()):.3g} deg = {self.residual_fraction:.3g} of the "
+            f"half-spacing {half:.3g} deg; mean {np.degrees(self.residuals.mean()):.3g} deg",
+            f"  eigenvalues per direction j = 0..{s - 1}: {' '.join(str(c) for c in self.counts)}",
+        ]
+        if not self.refused:
+            if self.runner_up is None:
+                lines.append(
+                    f"  no other (s, kappa) with s in {self.s_range[0]}..{self.s_range[1]} passes"
+                )
+            else:
+                rs, rk, rsc = self.runner_up
+                lines.append(
+                    f"  runner-up: s = {rs}, kappa = {rk} (score {rsc:.2f}); "
+                    f"{self.n_passing} candidates pass"
+                )
+        return "\n".join(lines)
+
+    def __str__(self) -> str:
+        return self.evidence()
+
+
+def _sk_candidates(ev: np.ndarray, moduli: np.ndarray, s: int, kappas) -> list[dict]:
+    """Fits of the ``s * kappa`` largest eigenvalues (``ev`` by decreasing modulus) to (s, kappa)."""
+    theta = np.angle(ev)
+    step = 2 * np.pi / s
+    j_all = np.mod(np.round(theta / step), s).astype(int)
+    resid_all = np.abs(np.angle(np.exp(1j * (theta - j_all * step))))
+    return [_sk_candidate(j_all, resid_all, moduli, s, kappa) for kappa in kappas]
+
+
+def _sk_candidate(j_all, resid_all, moduli: np.ndarray, s: int, kappa: int) -> dict:
+    n = s * kappa
+    resid = resid_all[:n]
+    counts = np.bincount(j_all[:n], minlength=s)
+    nxt = float(moduli[n]) if n < moduli.size else 0.0
+    return {
+        "s": s,
+        "kappa": kappa,
+        "n": n,
+        "counts": counts,
+        "residuals": resid,
+        "fraction": float(resid.max() / (np.pi / s)),
+        "equal": bool(np.all(counts == kappa)),
+        "gap": _gap(moduli, n),
+        "moduli": (float(moduli[n - 1]), float(moduli[0])),
+        "next": nxt,
+    }
+
+
+def infer_s_kappa(
+    w_hh,
+    s_range: tuple[int, int] = (2, 64),
+    kappa_max: int | None = None,
+    resid_max: float = INFER_RESID_MAX,
+    gap_min: float = INFER_GAP_MIN,
+    gap_full: float = INFER_GAP_FULL,
+    min_cluster: int = INFER_MIN_CLUSTER,
+) -> SKInference:
+    """Infer the number of memories s and their size kappa from the spectrum of ``W_hh``.
+
+    Chapters "Analyse your own network" and "Networks with bias" (planned; for a network with
+    bias, pass the Jacobian at its operating point); paper Sec. 6 (Algorithm 1 needs s and kappa)
+    and Sec. 7, Figure 3B: the repeat-copy circuit has the s-th roots of unity as eigenvalues, each
+    kappa times, and a trained network has them as its largest-modulus eigenvalues, with a gap to
+    the decaying rest.
+
+    Every candidate ``(s, kappa)`` with ``s`` in ``s_range`` (inclusive), ``kappa <= kappa_max``
+    (default: as many as fit) and ``min_cluster <= s * kappa <= n_h`` is fitted to the
+    ``n = s * kappa`` largest-modulus eigenvalues. It *passes* when
+
+    1. every one of the s directions ``2 pi j / s`` holds exactly kappa of them (nearest
+       direction), which rules out the multiples of the true s (2s, 3s, ... leave directions
+       empty) and lets kappa and s be told apart at a fixed n;
+    2. the largest angular residual is at most ``resid_max`` of the half-spacing ``pi / s``, which
+       rules out the divisors of the true s (their directions miss the others by half a spacing or
+       nearly); and
+    3. the gap ``|lambda_n| / |lambda_{n+1}| >= gap_min``: the cluster is separated from the rest;
+    4. the cluster is tighter than the gap: ``|lambda_1| / |lambda_n| < |lambda_n| / |lambda_{n+1}|``
+       (the memory eigenvalues of a circuit share one modulus); when the cluster is the whole
+       spectrum (``n = n_h``, no gap to measure), ``|lambda_1| / |lambda_n| < gap_min``.
+
+    The passing candidate with the best score (:class:`SKInference`) is returned; if none passes,
+    the result is *refused* (``refused=True``, ``s = kappa = None``) with the reason and the
+    closest candidate as evidence. An untrained orthogonal ``W_hh`` (eigenvalues spread over the
+    unit circle, no gap) and a random Gaussian matrix are refused. The inference rests on the
+    spectrum alone: any matrix with the same eigenvalues (for example the null model
+    :func:`emt.nulls.same_spectrum`) gets the same answer, and an unstable direction above the
+    memory eigenvalues, or memories of different sizes, are not recognised.
+
+    Raises ValueError for a non-square or non-finite ``W_hh`` and for bad options.
+    """
+    w = matrix(w_hh, "W_hh", finite=True)
+    n_h = w.shape[0]
+    if w.shape != (n_h, n_h):
+        raise ValueError(f"W_hh must be square, got shape {w.shape}")
+    try:
+        lo, hi = (_pos_int("s_range[0]", s_range[0]), _pos_int("s_range[1]", s_range[1]))
+    except (TypeError, IndexError):
+        raise ValueError(f"s_range must be a pair of positive integers, got {s_range!r}") from None
+    if len(s_range) != 2 or lo > hi:
+        raise ValueError(f"s_range must be a pair (low, high) with low <= high, got {s_range!r}")
+    if kappa_max is not None:
+        kappa_max = _pos_int("kappa_max", kappa_max)
+    min_cluster = _pos_int("min_cluster", min_cluster)
+    if not 0 < resid_max <= 1:
+        raise ValueError(f"resid_max must lie in (0, 1], got {resid_max!r}")
+    if not (1 <= gap_min < gap_full and np.isfinite(gap_full)):
+        raise ValueError(
+            f"need 1 <= gap_min < gap_full < inf, got gap_min={gap_min!r}, gap_full={gap_full!r}"
+        )
+    ev = np.linalg.eigvals(w)
+    ev = ev[np.argsort(-np.abs(ev), kind="stable")]
+    moduli = np.abs(ev)
+
+    cands = []
+    for s in range(lo, min(hi, n_h) + 1):
+        k_top = n_h // s if kappa_max is None else min(kappa_max, n_h // s)
+        kappas = [k for k in range(1, k_top + 1) if s * k >= min_cluster]
+        cands.extend(_sk_candidates(ev, moduli, s, kappas))
+    for c in cands:
+        c["angles_ok"] = c["equal"] and c["fraction"] <= resid_max
+        spread = c["moduli"][1] / c["moduli"][0] if c["moduli"][0] > 0 else np.inf
+        c["tight"] = spread < (c["gap"] if c["n"] < n_h else gap_min)
+        c["passes"] = c["angles_ok"] and c["gap"] >= gap_min and c["tight"]
+        c["angle_score"] = max(0.0, 1.0 - c["fraction"] / resid_max)
+        g = np.log(c["gap"] / gap_min) / np.log(gap_full / gap_min) if c["gap"] > 0 else 0.0
+        c["gap_score"] = float(np.clip(g, 0.0, 1.0))
+        c["score"] = c["angle_score"] * c["gap_score"] if c["passes"] else 0.0
+    passing = sorted(
+        (c for c in cands if c["passes"]), key=lambda c: (-c["score"], -c["gap"], c["n"])
+    )
+
+    def result(c, s, kappa, confidence, refused, reason, runner_up=None):
+        if c is None:
+            return SKInference(
+                s, kappa, confidence, refused, reason, None, 0, (np.nan, np.nan), np.nan,
+                np.nan, np.zeros(0, int), np.zeros(0), np.nan, 0.0, 0.0, 0.0, None, 0, (lo, hi),
+            )  # fmt: skip
+        return SKInference(
+            s=s,
+            kappa=kappa,
+            confidence=float(confidence),
+            refused=refused,
+            reason=reason,
+            candidate=(c["s"], c["kappa"]),
+            n_cluster=c["n"],
+            cluster_moduli=c["moduli"],
+            next_modulus=c["next"],
+            gap=c["gap"],
+            counts=c["counts"],
+            residuals=c["residuals"],
+            residual_fraction=c["fraction"],
+            angle_score=c["angle_score"],
+            gap_score=c["gap_score"],
+            score=c["score"],
+            runner_up=runner_up,
+            n_passing=len(passing),
+            s_range=(lo, hi),
+        )
+
+    if moduli[0] == 0:
+        return result(None, None, None, 0.0, True, "W_hh is nilpotent: every eigenvalue is 0")
+    if not cands:
+        return result(
+            None, None, None, 0.0, True,
+            f"no candidate: s in {lo}..{hi} with {min_cluster} <= s*kappa <= n_h = {n_h}",
+        )  # fmt: skip
+    if passing:
+        best = passing[0]
+        second = passing[1] if len(passing) > 1 else None
+        runner = None if second is None else (second["s"], second["kappa"], second["score"])
+        conf = best["score"] - (second["score"] if second else 0.0)
+        return result(best, best["s"], best["kappa"], conf, False, "", runner)
+    cuts = moduli[:-1] / np.where(moduli[1:] > 0, moduli[1:], np.inf)  # |l_i| / |l_(i+1)|
+    cuts = cuts[min_cluster - 1 : max(min_cluster, n_h // 2)]  # the upper half of the spectrum
+    widest = (
+        f"the widest gap in the upper half of the spectrum, |lambda_n| / |lambda_(n+1)| for "
+        f"{min_cluster} <= n <= {max(min_cluster, n_h // 2)}, is "
+        f"{cuts.max():.4f} (n = {int(np.argmax(cuts)) + min_cluster})"
+        if cuts.size
+        else "there is no eigenvalue below the candidates"
+    )
+    fitting = [c for c in cands if c["angles_ok"]]
+    if fitting:
+        c = max(fitting, key=lambda c: (c["gap"], -c["fraction"]))
+        if c["gap"] < gap_min:
+            why = (
+                f"|lambda_{c['n']}| / |lambda_{c['n'] + 1}| = {c['gap']:.4f} < gap_min = {gap_min}"
+            )
+        else:
+            below = f"the gap {c['gap']:.4f} below it" if c["n"] < n_h else f"gap_min = {gap_min}"
+            why = (
+                f"the cluster's moduli spread by a factor {c['moduli'][1] / c['moduli'][0]:.4f}, "
+                "more than "
+                f"{below}"
+            )
+        reason = (
+            f"no gap below the cluster: the angles fit s = {c['s']}, kappa = {c['kappa']}, "
+            f"but {why}"
+        )
+        return result(c, None, None, 0.0, True, reason)
+    c = min(cands, key=lambda c: (np.abs(c["counts"] - c["kappa"]).sum() / c["n"], c["fraction"]))
+    nogap = cuts.size and cuts.max() < gap_min
+    reason = (
+        f"{'no gap and ' if nogap else ''}for no s in {lo}..{hi} do the s*kappa largest "
+        f"eigenvalues sit on the multiples of 2 pi/s (within {resid_max:g} of the half-spacing) "
+        f"with kappa in every direction; {widest}"
+    )
+    return result(c, None, None, 0.0, True, reason)
+
+
 # ----------------------------------------------------------------------------- Figure 3D numbers
 
 
@@ -662,6 +1092,18 @@ class DecodingReport:
         return float(self.bits_ok[steps][w].mean()) if w.any() else float("nan")
 
 
+def _contents_and_inputs(contents, inputs) -> tuple[np.ndarray, np.ndarray]:
+    """Memory contents ``(T, s, kappa)`` and the inputs ``(s, kappa)`` they are read against."""
+    c = np.asarray(contents, dtype=float)
+    u = np.asarray(inputs, dtype=float)
+    if c.ndim != 3:
+        raise ValueError(f"contents must have shape (T, s, kappa), got {c.shape}")
+    _, s, kappa = c.shape
+    if u.shape != (s, kappa):
+        raise ValueError(f"inputs must have shape (s, kappa) = ({s}, {kappa}), got {u.shape}")
+    return c, u
+
+
 def decode_memories(contents, inputs) -> DecodingReport:
     """Read every written input from the memory where the slot formula puts it (Figure 3D).
 
@@ -671,13 +1113,8 @@ def decode_memories(contents, inputs) -> DecodingReport:
     the cosine (uncentred correlation) between the read vector and u(mu): a bitmap column can be
     constant, so a centred Pearson correlation would be undefined.
     """
-    c = np.asarray(contents, dtype=float)
-    u = np.asarray(inputs, dtype=float)
-    if c.ndim != 3:
-        raise ValueError(f"contents must have shape (T, s, kappa), got {c.shape}")
+    c, u = _contents_and_inputs(contents, inputs)
     T, s, kappa = c.shape
-    if u.shape != (s, kappa):
-        raise ValueError(f"inputs must have shape (s, kappa) = ({s}, {kappa}), got {u.shape}")
     if np.any(np.linalg.norm(u, axis=1) == 0):
         raise ValueError("an input vector is zero: its cosine with the memory content is undefined")
     slots = memory_slots(s, T)
@@ -700,6 +1137,109 @@ def decode_memories(contents, inputs) -> DecodingReport:
     bits_ok[kk, mm] = ok
     acc = float(ok.mean()) if ok.size else float("nan")
     return DecodingReport(slots, cosine, signs_ok, acc, bits_ok)
+
+
+def strongest_memory(contents, inputs) -> np.ndarray:
+    """For each stored input, the memory that reads most of it: the cross-talk test of Figure 3D.
+
+    Chapter "How general is the circuit?" (planned; calibrates the reading of Figure 3D in the
+    chapter "Reading the trained network"); paper Sec. 7. ``contents`` ``(T, s, kappa)`` are the
+    memory contents ``Psi_j^* h[k]`` and ``inputs`` ``(s, kappa)`` the inputs u(1..s). The *read*
+    of u(mu) from memory j at step k is the projection coefficient
+    ``<Psi_j^* h[k], u(mu)> / |u(mu)|^2`` (1 where u(mu) is stored, the overlap with the stored
+    input elsewhere, 0 in an empty memory). Returns an int array ``(T, s)``: the memory (1..s)
+    with the largest read of u(mu) at step k, or 0 where u(mu) is not yet written or is not
+    identifiable because another input is equal to it (the two would tie). Compare it with
+    :func:`memory_slots`: for the exact circuit they agree wherever it is non-zero.
+    """
+    c, u = _contents_and_inputs(contents, inputs)
+    T, s, kappa = c.shape
+    norms = np.sum(u**2, axis=1)
+    if np.any(norms == 0):
+        raise ValueError("an input vector is zero: its read from a memory is undefined")
+    reads = np.einsum("kji,mi->kmj", c, u) / norms[None, :, None]  # (T, mu, memory j)
+    best = np.argmax(reads, axis=2) + 1
+    unique = ~np.any(np.all(u[:, None] == u[None], axis=2) & ~np.eye(s, dtype=bool), axis=1)
+    written = memory_slots(s, T) > 0
+    return np.where(written & unique[None, :], best, 0)
+
+
+def read_before_write(contents) -> float:
+    """How much the memories that hold no input yet read: the remark on Figure 3D (paper Sec. 7).
+
+    Chapter "How general is the circuit?" (planned); paper Sec. 7 (before an input is written,
+    its memory reads close to 0). ``contents`` ``(..., T, s, kappa)`` are memory contents
+    (:meth:`VariableMemories.contents`) of runs whose input phase is steps ``0..s-1``. At input
+    step ``k < s - 1`` the memories that :func:`memory_slots` names for the inputs 1..k+1 are
+    occupied and the other ``s - k - 1`` are empty. Returns the root-mean-square content of the
+    empty memories divided by that of the occupied ones, over those steps and all runs: 0 for the
+    exact circuit, about 1 when the readers do not separate the memories. NaN for ``s = 1`` or
+    runs shorter than the input phase (no empty memory to read).
+    """
+    c = np.asarray(contents, dtype=float)
+    if c.ndim < 3:
+        raise ValueError(f"contents must have shape (..., T, s, kappa), got {c.shape}")
+    T, s = c.shape[-3], c.shape[-2]
+    if s < 2 or T < s:
+        return float("nan")
+    slots = memory_slots(s, s - 1)  # (s-1, s): steps 0..s-2
+    occupied = np.zeros((s - 1, s), dtype=bool)
+    for k in range(s - 1):
+        occupied[k, slots[k][slots[k] > 0] - 1] = True
+    power = np.sum(c[..., : s - 1, :, :] ** 2, axis=-1).reshape(-1, s - 1, s).sum(axis=0)
+    full = power[occupied].sum() / occupied.sum()
+    empty = power[~occupied].sum() / (~occupied).sum()
+    if full == 0:
+        return float("nan") if empty == 0 else float("inf")
+    return float(np.sqrt(empty / full))
+
+
+def batch_decoding(vm: VariableMemories, states, inputs) -> dict:
+    """Figure 3D read on a batch of runs: decoding, cross-talk and read-before-write.
+
+    Chapter "Reading the trained network" (Figure 3D) and "How general is the circuit?"
+    (planned); paper Sec. 7. ``states`` ``(B, T, n_h)`` are hidden states of B runs whose input
+    phase is steps ``0..s-1`` (T > s), ``inputs`` ``(B, s, kappa)`` their inputs. Returns:
+
+    * ``rnd_acc_in``/``rnd_acc_out``: the mean over runs of the fraction of stored bits whose
+      sign is read right from the memory the slot formula names (:func:`decode_memories`), in
+      the input/output phase; ``rnd_cos_mean``/``rnd_cos_min``: the mean and the smallest cosine
+      over all (run, step, input) pairs;
+    * ``crosstalk_match``: the fraction of (run, step, stored input) pairs for which the memory
+      with the largest read of the input is the one the slot formula names
+      (:func:`strongest_memory`; inputs equal to another input of the run are left out);
+    * ``read_before_write``: :func:`read_before_write` over the batch.
+    """
+    states = np.asarray(states, dtype=float)
+    inputs = np.asarray(inputs, dtype=float)
+    n_h, s, kappa = vm.basis.shape[0], vm.s, vm.kappa
+    n_b = states.shape[0] if states.ndim == 3 else 0
+    if n_b < 1 or states.shape[2] != n_h:
+        raise ValueError(f"states must have shape (B, T, n_h = {n_h}), got {states.shape}")
+    if inputs.shape != (n_b, s, kappa):
+        raise ValueError(
+            f"inputs must have shape (B, s, kappa) = ({n_b}, {s}, {kappa}), got {inputs.shape}"
+        )
+    if states.shape[1] <= s:
+        raise ValueError(f"the runs must go on past the input phase: T > s = {s} steps")
+    contents = vm.contents(states)
+    runs = [decode_memories(c, u) for c, u in zip(contents, inputs)]
+    cos = np.array([r.cosine for r in runs])
+    slots = runs[0].slots
+    best = np.array([strongest_memory(c, u) for c, u in zip(contents, inputs)])
+    counted = best > 0
+    return {
+        "rnd_acc_in": float(np.mean([r.accuracy(slice(0, s)) for r in runs])),
+        "rnd_acc_out": float(np.mean([r.accuracy(slice(s, None)) for r in runs])),
+        "rnd_cos_mean": float(np.nanmean(cos)),
+        "rnd_cos_min": float(np.nanmin(cos)),
+        "crosstalk_match": (
+            float(np.mean(best[counted] == np.broadcast_to(slots, best.shape)[counted]))
+            if counted.any()
+            else float("nan")
+        ),
+        "read_before_write": read_before_write(contents),
+    }
 
 
 # ------------------------------------------------------------ what is forced
@@ -808,7 +1348,8 @@ def figure3_metrics(
     * on the batch: ``rnd_acc_in``/``rnd_acc_out``, the mean over runs of
       the fraction of right signs in the input/output phase, and
       ``rnd_cos_mean``/``rnd_cos_min``, the mean and the smallest cosine
-      over all (run, step, input) pairs.
+      over all (run, step, input) pairs; ``crosstalk_match`` and ``read_before_write``
+      (:func:`batch_decoding`).
 
     Raises ValueError for a missing weight, states or inputs of the wrong
     shape, runs that end with the input phase, and whatever
@@ -853,18 +1394,12 @@ def figure3_metrics(
         raise ValueError(f"the runs must go on past the input phase: T > s = {s} steps")
     rep = block_report(vm, phi_theory)
     probe = decode_memories(vm.contents(probe_states), probe_inputs)
-    contents = vm.contents(batch_states)
-    runs = [decode_memories(c, u) for c, u in zip(contents, batch_inputs)]
-    cos = np.array([r.cosine for r in runs])
     keys = ("block_error", "shift_error", "wrap_error", "coupling_in", "coupling_out")
     out = {key: rep[key] for key in keys}
     out.update(
         acc_3141=probe.bit_accuracy,
         cos_3141_in=float(np.nanmin(probe.cosine[:s])),
         cos_3141_out=float(np.nanmin(probe.cosine[s:])),
-        rnd_acc_in=float(np.mean([r.accuracy(slice(0, s)) for r in runs])),
-        rnd_acc_out=float(np.mean([r.accuracy(slice(s, None)) for r in runs])),
-        rnd_cos_mean=float(np.nanmean(cos)),
-        rnd_cos_min=float(np.nanmin(cos)),
     )
+    out.update(batch_decoding(vm, batch_states, batch_inputs))
     return out

@@ -3,7 +3,8 @@
 Chapter "How general is the circuit?" (planned); paper Sec. 7, where the analysis of one network
 is said to give "similar results for any seed and sequence size". A sweep trains one network per
 configuration of a grid (through the checkpoint cache of :func:`emt.rnn.get_trained`), measures
-each with the numbers of Figure 3 (:func:`run_network`), and collects one row per network in a
+each with the numbers of Figure 3 and each of its null models (:func:`run_network`,
+:mod:`emt.nulls`), and collects one row per network in a
 table that a rerun completes instead of recomputing. The command line is ``emt sweep``
 (:mod:`emt.cli`).
 
@@ -43,7 +44,10 @@ The results table
 A CSV file (pandas) with one row per network: ``config_hash`` (:meth:`TrainConfig.key`),
 ``grid_hash`` (SHA-256 of the grid file's bytes, first 16 hex digits), ``grid_file``, ``point``
 (0-based index of the [[point]] table), ``point_name``, every TrainConfig field (sequences as JSON
-lists), and the metrics of :func:`run_network`. A configuration whose ``config_hash`` is already
+lists), and the metrics of :func:`run_network`: those of the trained network
+(:data:`ANALYSIS_COLUMNS`, with ``spectrum_counts`` and ``analysis_error``) and the same metrics
+of every null model of :data:`emt.nulls.NULL_MODELS`, prefixed with ``null_<model>__``
+(:data:`NULL_COLUMNS`). A configuration whose ``config_hash`` is already
 in the table is skipped, so a killed sweep loses at most the networks in flight and a rerun
 completes it without duplicate rows. Rows keep the ``grid_hash`` of the grid file that made them:
 after an edit of the grid (more seeds, another point) a rerun adds only the new networks, and
@@ -91,29 +95,20 @@ try:
 except ModuleNotFoundError:  # Python 3.10
     import tomli as tomllib
 
-from emt import analysis, circuits, tasks
+from emt import analysis, nulls
 from emt.rnn import (
     CriterionWarning,
     TrainConfig,
     evaluate,
     get_trained,
     resolve_cache_dir,
-    simulate,
 )
 
 #: Version of the metrics computed by :func:`run_network`; stored in every row. A results table
 #: made by another version is refused rather than mixed (write to a new file instead).
-METRICS_VERSION = 1
-
-#: alpha of Algorithm 1 in the sweep: both branches of Eq. 14-15 with equal weight.
-ALPHA = 0.5
-
-#: Eigenvalues of modulus at least this count as "kept" (Algorithm 1's threshold; paper Sec. 6).
-THRESHOLD = 1.0
-
-#: Hidden states for the PCA of Algorithm 1: this many random sequences, input phase plus
-#: ``PCA_PERIODS`` output periods, drawn from ``np.random.default_rng([PCA_SEED, seed])``.
-PCA_SEQUENCES, PCA_PERIODS, PCA_SEED = 64, 4, 20231
+#: Version 2: every Figure 3 metric of :func:`emt.nulls.network_metrics` (alpha = 0, 1/2, 1,
+#: cross-talk, read-before-write) for the network and its null models.
+METRICS_VERSION = 2
 
 #: Fields of TrainConfig, in their order; ``seed`` comes from the grid's seeds.
 CONFIG_FIELDS: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(TrainConfig))
@@ -123,27 +118,12 @@ _POINT_EXTRA = frozenset({"name", "seeds"})
 
 #: Columns that identify a row and where it came from, before the configuration's fields.
 ID_COLUMNS = ("config_hash", "grid_hash", "grid_file", "point", "point_name")
-#: Columns of :func:`network_metrics` that hold numbers (NaN when the analysis fails).
-#: Keys of :func:`emt.analysis.block_report` copied into the table.
-_BLOCK_KEYS = (
-    "block_error",
-    "shift_error",
-    "wrap_error",
-    "row_wrap_error",
-    "row_shift_error",
-    "coupling_in",
-    "coupling_out",
-    "rest",
-    "rest_radius",
-)
-ANALYSIS_COLUMNS = (
-    "n_eig_ge1",
-    "angle_error_mean_deg",
-    "angle_error_max_deg",
-    "spectrum_gap",
-    "n_pca",
-    "basis_condition",
-    *_BLOCK_KEYS,
+#: Columns of :func:`network_metrics` that hold numbers (NaN when the analysis fails): the keys
+#: of :func:`emt.nulls.network_metrics`.
+ANALYSIS_COLUMNS: tuple[str, ...] = nulls.METRIC_KEYS
+#: The same numbers and the error text for each null model of :func:`emt.nulls.null_models`.
+NULL_COLUMNS: tuple[str, ...] = tuple(
+    f"null_{model}__{key}" for model in nulls.NULL_MODELS for key in (*nulls.METRIC_KEYS, "error")
 )
 #: Accuracies of :func:`emt.rnn.evaluate` in the table, each with the prefix ``eval_`` (so that
 #: ``eval_long_bit_accuracy`` does not collide with the TrainConfig field ``long_bit_accuracy``).
@@ -163,9 +143,10 @@ METRIC_COLUMNS = (
     *(f"eval_{k}" for k in EVAL_KEYS),
     "eval_criterion",
     "spectrum_counts",
-    "spectrum_counts_ok",
     *ANALYSIS_COLUMNS,
     "analysis_error",
+    *NULL_COLUMNS,
+    "analysis_seconds",
     "metrics_version",
     "torch",
     "host",
@@ -360,7 +341,7 @@ def _jsonable(value: Any) -> Any:
 
 def config_columns(config: TrainConfig) -> dict[str, Any]:
     """The configuration's fields as table cells (sequences become JSON lists)."""
-    return {k: _jsonable(v) for k, v in config.as_dict().items()}
+    return {k: _jsonable(v) for k, v in config.as_dict(full=True).items()}
 
 
 def config_from_row(row: Mapping[str, Any]) -> TrainConfig:
@@ -381,54 +362,32 @@ def config_from_row(row: Mapping[str, Any]) -> TrainConfig:
     return TrainConfig(**fields)
 
 
-def network_metrics(weights: Mapping[str, np.ndarray], s: int, seed: int = 0) -> dict[str, Any]:
+def network_metrics(
+    weights: Mapping[str, np.ndarray], s: int, seed: int = 0, *, nulls_too: bool = False
+) -> dict[str, Any]:
     """The Figure 3 numbers of one network, as table cells (chapter "How general is the circuit?").
 
-    Paper Sec. 6 (Algorithm 1) and Sec. 7 (Figure 3A-B). ``weights`` holds ``W_hh``, ``W_uh``,
-    ``W_r`` (numpy). Spectrum (3B, :func:`emt.analysis.spectrum_report` on the s*kappa largest
-    eigenvalues of W_hh): ``n_eig_ge1`` (eigenvalues with modulus >= 1), ``spectrum_counts`` (JSON
-    list: how many point in each of the s root-of-unity directions), ``spectrum_counts_ok`` (kappa
-    in every direction), ``angle_error_mean_deg``/``angle_error_max_deg`` and ``spectrum_gap``.
-    Algorithm 1 at alpha = 1/2 with PCA of hidden states of random sequences, then
-    :func:`emt.analysis.block_report` against Phi of Eq. 12 (3A): ``n_pca``, ``basis_condition``,
-    ``block_error``, ``shift_error``, ``wrap_error``, ``row_wrap_error``, ``row_shift_error``,
-    ``coupling_in``, ``coupling_out``, ``rest``, ``rest_radius``. A ValueError of the analysis
-    (e.g. fewer than s*kappa eigenvalues of modulus >= 1) leaves the affected cells NaN and its
-    message in ``analysis_error`` ("" when there is none).
+    Paper Sec. 6 (Algorithm 1) and Sec. 7 (Figure 3A-D). ``weights`` holds ``W_hh``, ``W_uh``,
+    ``W_r`` (numpy). The numbers are those of :func:`emt.nulls.network_metrics` (spectrum,
+    memory block at alpha = 0, 1/2, 1 with its forced and free parts, shift defects, couplings,
+    decoding, cross-talk, read-before-write; probe sequences seeded by ``seed``), in the columns
+    :data:`ANALYSIS_COLUMNS`, plus ``spectrum_counts`` (JSON list: how many of the s*kappa
+    largest eigenvalues point in each of the s root-of-unity directions). Where Algorithm 1
+    cannot run (e.g. fewer than s*kappa eigenvalues of modulus >= 1) the affected cells are NaN
+    and the reason is in ``analysis_error`` ("" when there is none). With ``nulls_too`` the same
+    numbers of each null model of :func:`emt.nulls.null_models` follow, in :data:`NULL_COLUMNS`
+    (``null_<model>__<metric>``, the reason of a failure in ``null_<model>__error``).
     """
-    w_hh, w_uh, w_r = (np.asarray(weights[k], dtype=float) for k in ("W_hh", "W_uh", "W_r"))
-    kappa = w_uh.shape[1]
-    n_mem = s * kappa
-    out: dict[str, Any] = {k: math.nan for k in ANALYSIS_COLUMNS}
-    out["spectrum_counts"] = ""
-    out["spectrum_counts_ok"] = False
-    errors = []
-    try:
-        spec = analysis.spectrum_report(w_hh, s, n_mem)
-        out.update(
-            n_eig_ge1=int(np.sum(np.abs(spec.eigenvalues) >= THRESHOLD)),
-            spectrum_counts=json.dumps([int(c) for c in spec.counts]),
-            spectrum_counts_ok=bool(np.all(spec.counts == kappa)),
-            angle_error_mean_deg=spec.mean_angular_error_deg,
-            angle_error_max_deg=spec.max_angular_error_deg,
-            spectrum_gap=float(spec.gap),
-        )
-    except ValueError as exc:
-        errors.append(f"spectrum_report: {exc}")
-    try:
-        u, _ = tasks.repeat_copy_batch(
-            PCA_SEQUENCES, s, kappa, PCA_PERIODS * s, np.random.default_rng([PCA_SEED, seed])
-        )
-        states = simulate(dict(weights), u)[0]
-        vm = analysis.variable_memories(
-            w_hh, w_uh, w_r, s, alpha=ALPHA, threshold=THRESHOLD, hidden_states=states
-        )
-        report = analysis.block_report(vm, circuits.repeat_copy_phi(s, kappa))
-        out.update(n_pca=int(vm.n_pca), basis_condition=float(vm.meta["basis_condition"]))
-        out.update({k: float(report[k]) for k in _BLOCK_KEYS})
-    except ValueError as exc:
-        errors.append(f"variable_memories/block_report: {exc}")
-    out["analysis_error"] = "; ".join(errors)
+    w = {k: np.asarray(v, dtype=float) for k, v in weights.items()}
+    kappa = w["W_uh"].shape[1]
+    spec = analysis.spectrum_report(w["W_hh"], s, s * kappa)
+    results = nulls.compare(w, s, seed, nulls=nulls_too)
+    out: dict[str, Any] = {"spectrum_counts": json.dumps([int(c) for c in spec.counts])}
+    trained = results.pop("trained")
+    out.update({k: trained[k] for k in ANALYSIS_COLUMNS})
+    out["analysis_error"] = trained["error"]
+    for model, metrics in results.items():
+        out.update({f"null_{model}__{k}": v for k, v in metrics.items()})
     return out
 
 
@@ -439,14 +398,16 @@ def run_network(config: Mapping[str, Any], cache_dir: str | os.PathLike | None =
     backend. ``config`` is a TrainConfig or its fields as a dict (:meth:`TrainConfig.as_dict`).
     The network comes from :func:`emt.rnn.get_trained` (the checkpoint cache in ``cache_dir``,
     default :func:`emt.rnn.resolve_cache_dir`); it is measured by :func:`emt.rnn.evaluate` (1000
-    fresh sequences, 3 output periods, 200 output steps) and by :func:`network_metrics`.
+    fresh sequences, 3 output periods, 200 output steps) and by :func:`network_metrics`, for
+    the network and its null models (:mod:`emt.nulls`).
 
     Returns ``config_hash``, the configuration's fields and the metrics: ``solved``, ``steps``
     and ``wall_seconds`` of the training, ``from_cache``; the accuracies of evaluate
     (``eval_sequence_accuracy``, ``eval_bit_accuracy``, ``eval_long_sequence_accuracy``,
     ``eval_long_bit_accuracy``, ``eval_echo_bit_accuracy``, ``eval_criterion``); the analysis
-    numbers of :func:`network_metrics`; ``metrics_version``, ``torch``, ``host``, ``job_seconds``
-    (time spent here) and ``finished_at`` (UTC, ISO 8601).
+    numbers of :func:`network_metrics` with its null models, and ``analysis_seconds``, the time
+    they took; ``metrics_version``, ``torch``, ``host``, ``job_seconds`` (time spent here) and
+    ``finished_at`` (UTC, ISO 8601).
     """
     t0 = time.perf_counter()
     cfg = config if isinstance(config, TrainConfig) else TrainConfig(**dict(config))
@@ -463,7 +424,9 @@ def run_network(config: Mapping[str, Any], cache_dir: str | os.PathLike | None =
         **{f"eval_{k}": float(ev[k]) for k in EVAL_KEYS},
         eval_criterion=bool(ev["criterion"]),
     )
-    row.update(network_metrics(trained.weights(), cfg.s, seed=cfg.seed))
+    t1 = time.perf_counter()
+    row.update(network_metrics(trained.weights(), cfg.s, seed=cfg.seed, nulls_too=True))
+    row["analysis_seconds"] = time.perf_counter() - t1
     import torch
 
     row.update(
@@ -527,11 +490,14 @@ def load_results(path: str | os.PathLike):
             "point_name": str,
             "spectrum_counts": str,
             "analysis_error": str,
+            **{f"null_{model}__error": str for model in nulls.NULL_MODELS},
         },
     )
-    for column in ("grid_file", "point_name", "spectrum_counts", "analysis_error"):
+    text = ("grid_file", "point_name", "spectrum_counts", "analysis_error")
+    errors = [f"null_{model}__error" for model in nulls.NULL_MODELS]
+    for column in (*text, *errors):
         if column in df.columns:
-            df[column] = df[column].fillna("")
+            df[column] = df[column].fillna("").astype(str)
     return df
 
 

@@ -362,6 +362,8 @@ METRIC_KEYS = {
     "rnd_acc_out",
     "rnd_cos_mean",
     "rnd_cos_min",
+    "crosstalk_match",
+    "read_before_write",
 }
 
 

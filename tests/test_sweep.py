@@ -237,10 +237,19 @@ def test_run_network_row(cache):
     assert row["spectrum_counts_ok"] == (counts == [2, 2])
     assert 0 <= row["n_eig_ge1"] <= 8
     if row["analysis_error"]:
-        assert math.isnan(row["block_error"])
+        assert math.isnan(row["block_error_a05"])
     else:  # Algorithm 1 ran: its numbers are finite and the PCA completes the basis
-        assert row["n_pca"] == 4 and all(math.isfinite(row[k]) for k in sweep._BLOCK_KEYS)
+        assert row["n_pca"] == 4 and all(math.isfinite(row[k]) for k in BLOCK_COLUMNS)
+    # every null model has its columns; the untrained orthogonal one can always be analysed
+    assert row["null_untrained_orth__error"] == ""
+    assert all(math.isfinite(row[f"null_untrained_orth__{k}"]) for k in BLOCK_COLUMNS)
+    assert row["null_wrong_s__n_eig_ge1"] == row["n_eig_ge1"]  # same network, s' = 3
+    assert row["analysis_seconds"] > 0
     assert sweep.run_network(config, cache_dir=cache)["from_cache"] is True
+
+
+#: Numeric columns of Algorithm 1 at alpha = 1/2 (NaN when it cannot run).
+BLOCK_COLUMNS = ("block_error_a05", "wrap_error_a05", "coupling_in", "coupling_out", "rest")
 
 
 def test_analysis_error_is_recorded_not_raised():
@@ -250,9 +259,9 @@ def test_analysis_error_is_recorded_not_raised():
     w_hh *= 0.5 / np.abs(np.linalg.eigvals(w_hh)).max()
     weights = {"W_hh": w_hh, "W_uh": rng.normal(size=(8, 2)), "W_r": rng.normal(size=(2, 8))}
     m = sweep.network_metrics(weights, s=2)
-    assert m["analysis_error"].startswith("variable_memories/block_report: ")
+    assert m["analysis_error"].startswith("variable_memories (alpha = 0), ")
     assert "only 0 eigenvalues of W_hh have modulus >= threshold" in m["analysis_error"]
-    assert all(math.isnan(m[k]) for k in (*sweep._BLOCK_KEYS, "n_pca", "basis_condition"))
+    assert all(math.isnan(m[k]) for k in (*BLOCK_COLUMNS, "n_pca", "basis_condition"))
     assert m["n_eig_ge1"] == 0 and sum(json.loads(m["spectrum_counts"])) == 4  # still measured
 
 
@@ -272,8 +281,12 @@ def test_analysis_value_error_in_run_network(cache, monkeypatch):
         stage_batch=(16, 16, 16),
     )
     row = sweep.run_network(config, cache_dir=cache)
-    assert row["analysis_error"] == "variable_memories/block_report: boom"
-    assert math.isnan(row["block_error"]) and row["spectrum_counts"] != ""
+    expected = (
+        "variable_memories (alpha = 0), variable_memories (alpha = 0.5), "
+        "variable_memories (alpha = 1): boom"
+    )
+    assert row["analysis_error"] == expected and row["null_spectrum__error"] == expected
+    assert math.isnan(row["block_error_a05"]) and row["spectrum_counts"] != ""
 
 
 # --------------------------------------------------------------------------------------------
