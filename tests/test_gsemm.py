@@ -26,32 +26,21 @@ def S():
     return gs.symbolic_matrices(3, 2)
 
 
-def general_rhs(S):
-    """Eq. 1's right-hand sides with every constant and function symbolic."""
-    return gs.eq1_rhs(
-        S.Xi,
-        S.Phi_prime,
-        S.V_f,
-        S.V_h,
-        S.V_d,
+def general_rhs(S, **overrides):
+    """Eq. 1's right-hand sides, every constant and function symbolic unless overridden."""
+    kw = dict(
         alpha_s=S.alpha_s,
         alpha_c=S.alpha_c,
         sigma_f=S.sigma_f,
         sigma_h=S.sigma_h,
         Xi_pinv=S.Xi_pinv,
     )
+    return gs.eq1_rhs(S.Xi, S.Phi_prime, S.V_f, S.V_h, S.V_d, **{**kw, **overrides})
 
 
 def derived_map(S, signs=gs.EQ1_SIGNS, sigma_h=IDENTITY, Xi_pinv=None):
-    F = gs.eq1_rhs(
-        S.Xi,
-        S.Phi_prime,
-        S.V_f,
-        S.V_h,
-        S.V_d,
-        alpha_s=S.alpha_s,
-        alpha_c=S.alpha_c,
-        sigma_f=S.sigma_f,
+    F = general_rhs(
+        S,
         sigma_h=sigma_h,
         Xi_pinv=S.Xi_pinv if Xi_pinv is None else Xi_pinv,
         signs=signs,

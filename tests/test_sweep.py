@@ -353,22 +353,20 @@ def test_simulated_crash_then_rerun(tmp_path, cache, monkeypatch):
     assert read_rows(out)[:2] == rows  # the finished rows are kept as they were
 
 
+def sweep_command(path, out, n_jobs):
+    """The command line of a sweep run in a subprocess (to be killed by the test)."""
+    return [sys.executable, "-m", "emt", "sweep", str(path), "--out", str(out)] + [
+        "--n-jobs",
+        str(n_jobs),
+        "--no-progress",
+    ]
+
+
 def test_killed_sweep_is_completed_by_a_rerun(tmp_path):
     path = write_grid(tmp_path, "seeds = [0, 1, 2, 3, 4, 5]\n[[point]]\n")
     out = tmp_path / "r.csv"
     env = {**os.environ, "EMT_CACHE_DIR": str(tmp_path / "cache")}
-    cmd = [
-        sys.executable,
-        "-m",
-        "emt",
-        "sweep",
-        str(path),
-        "--out",
-        str(out),
-        "--n-jobs",
-        "1",
-        "--no-progress",
-    ]
+    cmd = sweep_command(path, out, n_jobs=1)
     proc = subprocess.Popen(
         cmd,
         cwd=REPO,
@@ -487,18 +485,7 @@ def test_sigterm_stops_the_workers_and_keeps_the_rows(tmp_path):
     path = write_grid(tmp_path, "seeds = [0, 1, 2, 3, 4, 5, 6, 7]\n[[point]]\n")
     out = tmp_path / "r.csv"
     env = {**os.environ, "EMT_CACHE_DIR": str(tmp_path / "cache")}
-    cmd = [
-        sys.executable,
-        "-m",
-        "emt",
-        "sweep",
-        str(path),
-        "--out",
-        str(out),
-        "--n-jobs",
-        "2",
-        "--no-progress",
-    ]
+    cmd = sweep_command(path, out, n_jobs=2)
     proc = subprocess.Popen(
         cmd,
         cwd=REPO,
