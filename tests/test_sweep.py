@@ -353,28 +353,25 @@ def test_simulated_crash_then_rerun(tmp_path, cache, monkeypatch):
     assert read_rows(out)[:2] == rows  # the finished rows are kept as they were
 
 
-def sweep_command(path, out, n_jobs):
-    """The command line of a sweep run in a subprocess (to be killed by the test)."""
-    return [sys.executable, "-m", "emt", "sweep", str(path), "--out", str(out)] + [
-        "--n-jobs",
-        str(n_jobs),
-        "--no-progress",
-    ]
+def start_sweep(tmp_path, path, out, n_jobs):
+    """A sweep in a subprocess of its own session (for the test to kill), with its own cache."""
+    cmd = [sys.executable, "-m", "emt", "sweep", str(path), "--out", str(out)]
+    cmd += ["--n-jobs", str(n_jobs), "--no-progress"]
+    return subprocess.Popen(
+        cmd,
+        cwd=REPO,
+        env={**os.environ, "EMT_CACHE_DIR": str(tmp_path / "cache")},
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def test_killed_sweep_is_completed_by_a_rerun(tmp_path):
     path = write_grid(tmp_path, "seeds = [0, 1, 2, 3, 4, 5]\n[[point]]\n")
     out = tmp_path / "r.csv"
-    env = {**os.environ, "EMT_CACHE_DIR": str(tmp_path / "cache")}
-    cmd = sweep_command(path, out, n_jobs=1)
-    proc = subprocess.Popen(
-        cmd,
-        cwd=REPO,
-        env=env,
-        start_new_session=True,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
+    proc = start_sweep(tmp_path, path, out, n_jobs=1)
     try:
         deadline = time.monotonic() + 120
         while not (out.exists() and read_rows(out)) and proc.poll() is None:
@@ -384,13 +381,14 @@ def test_killed_sweep_is_completed_by_a_rerun(tmp_path):
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()
     first = read_rows(out)  # parses: the table was never caught half written
-    assert proc.returncode == -signal.SIGKILL, proc.stderr.read().decode()
+    assert proc.returncode == -signal.SIGKILL, proc.stderr.read()
     assert 1 <= len(first) < 6
     assert len({r["config_hash"] for r in first}) == len(first)
 
-    res = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
-    assert res.returncode == 0, res.stderr
-    assert f"{len(first)} already in" in res.stderr
+    rerun = start_sweep(tmp_path, path, out, n_jobs=1)
+    _, err = rerun.communicate(timeout=300)
+    assert rerun.returncode == 0, err
+    assert f"{len(first)} already in" in err
     rows = read_rows(out)
     keys = [e.key for e in sweep.load_grid(path).entries]
     assert [r["config_hash"] for r in rows] == keys  # every configuration exactly once
@@ -484,17 +482,7 @@ def test_table_that_cannot_be_resumed_is_refused(tmp_path, capsys, content, mess
 def test_sigterm_stops_the_workers_and_keeps_the_rows(tmp_path):
     path = write_grid(tmp_path, "seeds = [0, 1, 2, 3, 4, 5, 6, 7]\n[[point]]\n")
     out = tmp_path / "r.csv"
-    env = {**os.environ, "EMT_CACHE_DIR": str(tmp_path / "cache")}
-    cmd = sweep_command(path, out, n_jobs=2)
-    proc = subprocess.Popen(
-        cmd,
-        cwd=REPO,
-        env=env,
-        start_new_session=True,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    proc = start_sweep(tmp_path, path, out, n_jobs=2)
     try:
         deadline = time.monotonic() + 120
         while not (out.exists() and read_rows(out)) and proc.poll() is None:
