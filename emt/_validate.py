@@ -31,15 +31,20 @@ def matrix(a, name: str, finite: bool = False) -> np.ndarray:
     return a
 
 
+def non_negative(name: str, value) -> float:
+    """Return ``value`` as a float, or raise ValueError naming ``name`` unless finite and >= 0."""
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be a non-negative number, got {value!r}") from None
+    if not np.isfinite(v) or v < 0:
+        raise ValueError(f"{name} must be a finite non-negative number, got {value!r}")
+    return v
+
+
 def threshold(value) -> float:
     """Return a modulus threshold as a float, or raise ValueError unless finite and >= 0."""
-    try:
-        thr = float(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"threshold must be a non-negative number, got {value!r}") from None
-    if not np.isfinite(thr) or thr < 0:
-        raise ValueError(f"threshold must be a finite non-negative number, got {value!r}")
-    return thr
+    return non_negative("threshold", value)
 
 
 def rnn_weights(weights: Any, finite: bool = False) -> dict[str, np.ndarray]:
