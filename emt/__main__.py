@@ -1,5 +1,5 @@
-"""``python -m emt``: the command line of :mod:`emt.cli` (``sweep``; chapter "How general is the
-circuit?", paper Sec. 7)."""
+"""``python -m emt``: the command line of :mod:`emt.cli`: ``sweep`` (chapter "How general is the
+circuit?", paper Sec. 7), ``analyze`` (chapter "Analyse your own network") and ``bench``."""
 
 import sys
 

@@ -1,4 +1,8 @@
-"""The command line of emt: ``emt sweep`` (also ``python -m emt sweep``).
+"""The command line of emt: ``emt sweep`` and ``emt analyze`` (also ``python -m emt ...``).
+
+``emt analyze CHECKPOINT`` analyses a user's own Elman RNN (:mod:`emt.report`; chapter "Analyse
+your own network"): exit code 0 when analysed, 2 on bad input (message on stderr, nothing
+written).
 
 ``emt sweep GRID`` trains and measures every network of a grid file and collects one row per
 network in a resumable results table; it serves the chapter "How general is the circuit?"
@@ -56,6 +60,54 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="Grid format: see the docstring of emt.sweep or book/data/grids/example.toml.",
     )
     sweep.add_argument("grid", metavar="GRID", help="grid file (TOML)")
+    analyze = sub.add_parser(
+        "analyze",
+        help="analyse your own Elman RNN: s, kappa, Algorithm 1, Figure 3 metrics and null models",
+        description=(
+            "Read a one-layer tanh Elman RNN with a linear readout (a torch state_dict of nn.RNN + "
+            "nn.Linear under any key prefix, a Lightning checkpoint, an emt checkpoint, or an .npz "
+            "with W_hh, W_uh, W_r [, b_h, b_r]), infer s and kappa from its spectrum, run "
+            "Algorithm 1 (linearising a network with hidden bias, paper App. C), measure every "
+            "Figure 3 metric beside its null models, and write report.json, report.md and the "
+            "figures 3A, 3B, 3D into a report directory. Files are read without running code "
+            "(torch.load weights_only=True, np.load allow_pickle=False); the nonlinearity is "
+            "assumed to be tanh. Exit codes: 0 analysed, 2 bad input (nothing written). "
+            "Chapter 'Analyse your own network'; paper Sec. 6-7."
+        ),
+    )
+    analyze.add_argument("checkpoint", metavar="CHECKPOINT", help="weights file (.pt/.ckpt/.npz)")
+    analyze.add_argument(
+        "--s", type=_positive_int, metavar="S", help="number of memories (default: inferred)"
+    )
+    analyze.add_argument(
+        "--kappa",
+        type=_positive_int,
+        metavar="K",
+        help="memory size (default: the columns of W_uh, the only value allowed)",
+    )
+    analyze.add_argument(
+        "--alpha",
+        type=float,
+        default=0.5,
+        metavar="A",
+        help="weight of the forward estimate in Algorithm 1 (Eq. 14-15; default 0.5)",
+    )
+    analyze.add_argument(
+        "--keys",
+        metavar="MAP",
+        help="explicit key map where the automatic one is ambiguous, e.g. "
+        "W_hh=model.rnn.weight_hh_l0,W_uh=model.rnn.weight_ih_l0,W_r=model.out.weight "
+        "(names: W_hh, W_uh, W_r, b_ih, b_hh, b_h, b_r)",
+    )
+    analyze.add_argument(
+        "--out", metavar="DIR", help="report directory (default: emt-report-<checkpoint stem>)"
+    )
+    analyze.add_argument("--no-progress", action="store_true", help="no progress lines on stderr")
+    sub.add_parser(
+        "bench",
+        help="benchmarks of training and of the sweep (python -m emt.bench; see its --help)",
+        add_help=False,
+    )
     sweep.add_argument(
         "--out", metavar="CSV", help="results table (default: GRID with the suffix .csv)"
     )
@@ -163,6 +215,26 @@ def _sweep(args: argparse.Namespace) -> int:
     return 0
 
 
+def _analyze(args: argparse.Namespace) -> int:
+    from emt import report
+
+    try:
+        result = report.analyze(
+            args.checkpoint,
+            s=args.s,
+            kappa=args.kappa,
+            alpha=args.alpha,
+            keys=report.parse_keys(args.keys),
+            out=args.out,
+            progress=not args.no_progress,
+        )
+    except report.BadInput as exc:
+        print(f"emt analyze: error: {exc}", file=sys.stderr)
+        return 2
+    print(report.summary(result))
+    return 0
+
+
 def _interrupt(signum, frame) -> None:
     raise KeyboardInterrupt
 
@@ -173,12 +245,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     SIGTERM is handled like Ctrl-C: the sweep stops its workers (or cancels its Slurm jobs), keeps
     the rows written so far and exits with code 130.
     """
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["bench"]:  # its options belong to emt.bench
+        from emt import bench
+
+        bench.main(argv[1:])
+        return 0
     args = build_parser().parse_args(argv)
     main_thread = threading.current_thread() is threading.main_thread()
     old = signal.signal(signal.SIGTERM, _interrupt) if main_thread else None
     try:
         if args.command == "sweep":
             return _sweep(args)
+        if args.command == "analyze":
+            return _analyze(args)
     except KeyboardInterrupt:
         print("emt: interrupted", file=sys.stderr)
         return 130

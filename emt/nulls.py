@@ -30,7 +30,7 @@ keeps some of the trained structure and destroys the rest:
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
@@ -388,18 +388,33 @@ def compare(
     seed: int = 0,
     *,
     nonlinearity: str = "tanh",
+    threshold: float = THRESHOLD,
     nulls: bool = True,
+    progress: Callable[[str], None] | None = None,
 ) -> dict[str, dict[str, Any]]:
     """:func:`network_metrics` of a network and of each of its null models.
 
-    Chapter "How general is the circuit?" (planned); paper Sec. 7. Returns
+    Chapter "How general is the circuit?"; paper Sec. 7. Returns
     ``{"trained": metrics, name: metrics, ...}`` (names of :data:`NULL_MODELS`; ``nulls=False``
     gives the first entry only). Every model is measured with the same probe sequences
-    (``seed``); a model that cannot be built has NaN metrics and its reason in ``error``.
+    (``seed``), the same ``nonlinearity`` and ``threshold``; a model that cannot be built has NaN
+    metrics and its reason in ``error``. ``progress``, if given, is called with each model's name
+    once it is measured.
     """
-    out = {"trained": network_metrics(weights, s, seed=seed, nonlinearity=nonlinearity)}
-    if not nulls:
-        return out
+    models: dict[str, tuple[dict | None, int | None, str]] = {"trained": (dict(weights), s, "")}
+    if nulls:
+        models.update(null_models(weights, s, seed))
+    out = {}
+    for name, (w, s_model, error) in models.items():
+        if w is None:
+            out[name] = {**{key: math.nan for key in METRIC_KEYS}, "error": error}
+        else:
+            out[name] = network_metrics(
+                w, s_model, seed=seed, nonlinearity=nonlinearity, threshold=threshold
+            )
+        if progress is not None:
+            progress(name)
+    return out
     for name, (w, s_null, error) in null_models(weights, s, seed).items():
         if w is None:
             out[name] = {**{key: math.nan for key in METRIC_KEYS}, "error": error}
