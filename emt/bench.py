@@ -10,6 +10,14 @@ the sequence and bit accuracy over 3 output periods and the bit accuracy over 20
 meets the criterion: it walks down a list of sizes (default 128 112 96 88 80; the theory's floor
 is s*kappa = 80) and trains each size for the given seeds until a size fails. It takes long.
 
+``python -m emt.bench --throughput`` measures the sweep engine (chapter "How general is the
+circuit?"): it runs :func:`emt.sweep.run_sweep` on the book's point (s=16, kappa=5, 128 hidden
+units) for ``--throughput-networks`` fresh seeds (default 6, seeds 100, 101, ...), once with 1
+worker and once with 2, each from an empty cache, and prints the networks per hour of each
+(training, evaluation, the metrics and the null models of every network) and the speedup,
+against the targets (at least 150 networks per hour with 2 workers, speedup at least 1.7).
+Both runs train the same networks, so they do the same work.
+
 Other options: ``--seeds 0 1 2``, ``--threads N`` (torch threads during training),
 ``--hidden N``, ``--sizes ...``, ``--search-seeds ...``, ``--search-only`` (skip the 3-seed
 run), ``--max-steps N``, ``--out PATH`` (write the search as JSON: command,
@@ -36,6 +44,8 @@ from emt.rnn import CriterionWarning, TrainConfig, evaluate, train
 
 MEDIAN_TARGET = 120.0
 MAX_TARGET = 240.0
+THROUGHPUT_TARGET = 150.0  # networks per hour with 2 workers
+SPEEDUP_TARGET = 1.7
 
 
 def _load() -> str:
@@ -134,6 +144,62 @@ def hidden_search(
     return smallest
 
 
+def sweep_throughput(n_networks: int = 6, workers: tuple[int, ...] = (1, 2)) -> list[dict]:
+    """Networks per hour of :func:`emt.sweep.run_sweep` at the book's point, per worker count.
+
+    Chapter "How general is the circuit?"; paper Sec. 7. Each worker count sweeps the same
+    ``n_networks`` seeds (100, 101, ...) of s=16, kappa=5, 128 hidden units from an empty cache
+    in a temporary folder; wall time covers the whole sweep (start-up, training, evaluation,
+    metrics and null models). Prints one line per worker count and the speedup; returns the rows.
+    """
+    import tempfile
+
+    from emt import sweep
+
+    seeds = list(range(100, 100 + n_networks))
+    grid = sweep.parse_grid(
+        {"seeds": seeds, "point": [{"name": "book", "s": 16, "kappa": 5, "hidden": 128}]},
+        source="throughput benchmark",
+    )
+    rows = []
+    for n_jobs in workers:
+        with tempfile.TemporaryDirectory(prefix="emt-throughput-") as tmp:
+            start = time.perf_counter()
+            df = sweep.run_sweep(
+                grid, os.path.join(tmp, "t.csv"), n_jobs=n_jobs, cache_dir=tmp, progress=False
+            )
+            wall = time.perf_counter() - start
+        row = {
+            "workers": n_jobs,
+            "networks": len(df),
+            "solved": int(df["solved"].sum()),
+            "wall": wall,
+            "per_hour": len(df) / wall * 3600,
+            "median_train": float(df["wall_seconds"].median()),
+            "median_job": float(df["job_seconds"].median()),
+        }
+        rows.append(row)
+        print(
+            f"workers {n_jobs}: {row['networks']} networks ({row['solved']} solved) in "
+            f"{wall:.0f} s = {row['per_hour']:.0f} networks/hour; median per network: training "
+            f"{row['median_train']:.1f} s, whole job {row['median_job']:.1f} s; {_load()}",
+            flush=True,
+        )
+    by = {r["workers"]: r for r in rows}
+    if 2 in by:
+        print(
+            f"2 workers: {by[2]['per_hour']:.0f} networks/hour (target >= {THROUGHPUT_TARGET:.0f}): "
+            f"{'met' if by[2]['per_hour'] >= THROUGHPUT_TARGET else 'NOT met'}"
+        )
+    if 1 in by and 2 in by:
+        speedup = by[2]["per_hour"] / by[1]["per_hour"]
+        print(
+            f"speedup 2 vs 1 worker: {speedup:.2f} (target >= {SPEEDUP_TARGET}): "
+            f"{'met' if speedup >= SPEEDUP_TARGET else 'NOT met'}"
+        )
+    return rows
+
+
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(prog="python -m emt.bench", description=__doc__.split("\n\n")[0])
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
@@ -155,7 +221,22 @@ def main(argv: list[str] | None = None) -> None:
         help="seeds per size in the search (default: --seeds)",
     )
     p.add_argument("--out", default=None, help="write the search's rows as JSON to this path")
+    p.add_argument(
+        "--throughput",
+        action="store_true",
+        help="only measure the sweep's networks per hour with 1 and 2 workers",
+    )
+    p.add_argument("--throughput-networks", type=int, default=6, help="networks per run")
     a = p.parse_args(argv)
+    if a.throughput:
+        print(
+            f"emt.bench --throughput: torch {torch.__version__}, python "
+            f"{platform.python_version()}, {platform.machine()}, {os.cpu_count()} cores; {_load()}"
+        )
+        start = time.perf_counter()
+        sweep_throughput(a.throughput_networks)
+        print(f"total {time.perf_counter() - start:.0f} s; {_load()}")
+        return
     changes = {"hidden": a.hidden}
     if a.threads is not None:
         changes["threads"] = a.threads

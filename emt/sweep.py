@@ -108,7 +108,9 @@ from emt.rnn import (
 #: made by another version is refused rather than mixed (write to a new file instead).
 #: Version 2: every Figure 3 metric of :func:`emt.nulls.network_metrics` (alpha = 0, 1/2, 1,
 #: cross-talk, read-before-write) for the network and its null models.
-METRICS_VERSION = 2
+#: Version 3: the ``top__`` columns (:data:`TOP_COLUMNS`), Algorithm 1 keeping the s*kappa
+#: largest eigenvalues when fewer than s*kappa reach modulus 1.
+METRICS_VERSION = 3
 
 #: Fields of TrainConfig, in their order; ``seed`` comes from the grid's seeds.
 CONFIG_FIELDS: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(TrainConfig))
@@ -125,6 +127,24 @@ ANALYSIS_COLUMNS: tuple[str, ...] = nulls.METRIC_KEYS
 NULL_COLUMNS: tuple[str, ...] = tuple(
     f"null_{model}__{key}" for model in nulls.NULL_MODELS for key in (*nulls.METRIC_KEYS, "error")
 )
+#: Metrics of the trained network with Algorithm 1 keeping the s*kappa largest-modulus eigenvalues
+#: (threshold ``top_threshold`` = min(1, modulus of the (s*kappa)-th largest), the "top" selection
+#: of :func:`emt.analysis.variable_memories`): where at least s*kappa eigenvalues reach modulus 1
+#: they equal the plain columns; where fewer do, Algorithm 1 as printed cannot run and these say
+#: what the analysis finds all the same. Each with the prefix ``top__``.
+TOP_KEYS = (
+    "block_error_a05",
+    "wrap_error_a1",
+    "row_wrap_error_a0",
+    "defect_backward_mean",
+    "coupling_in",
+    "rnd_acc_out",
+    "rnd_cos_mean",
+    "crosstalk_match",
+    "read_before_write",
+    "error",
+)
+TOP_COLUMNS = ("top_threshold", *(f"top__{k}" for k in TOP_KEYS))
 #: Accuracies of :func:`emt.rnn.evaluate` in the table, each with the prefix ``eval_`` (so that
 #: ``eval_long_bit_accuracy`` does not collide with the TrainConfig field ``long_bit_accuracy``).
 EVAL_KEYS = (
@@ -145,6 +165,7 @@ METRIC_COLUMNS = (
     "spectrum_counts",
     *ANALYSIS_COLUMNS,
     "analysis_error",
+    *TOP_COLUMNS,
     *NULL_COLUMNS,
     "analysis_seconds",
     "metrics_version",
@@ -374,7 +395,8 @@ def network_metrics(
     :data:`ANALYSIS_COLUMNS`, plus ``spectrum_counts`` (JSON list: how many of the s*kappa
     largest eigenvalues point in each of the s root-of-unity directions). Where Algorithm 1
     cannot run (e.g. fewer than s*kappa eigenvalues of modulus >= 1) the affected cells are NaN
-    and the reason is in ``analysis_error`` ("" when there is none). With ``nulls_too`` the same
+    and the reason is in ``analysis_error`` ("" when there is none); the :data:`TOP_COLUMNS`
+    then hold the analysis with the s*kappa largest eigenvalues. With ``nulls_too`` the same
     numbers of each null model of :func:`emt.nulls.null_models` follow, in :data:`NULL_COLUMNS`
     (``null_<model>__<metric>``, the reason of a failure in ``null_<model>__error``).
     """
@@ -386,6 +408,14 @@ def network_metrics(
     trained = results.pop("trained")
     out.update({k: trained[k] for k in ANALYSIS_COLUMNS})
     out["analysis_error"] = trained["error"]
+    moduli = np.sort(np.abs(np.linalg.eigvals(w["W_hh"])))[::-1]
+    kth = float(moduli[s * kappa - 1])  # the (s*kappa)-th largest modulus
+    top = nulls.THRESHOLD if kth >= nulls.THRESHOLD - analysis.EIG_TOL else kth
+    top_metrics = (
+        trained if top >= nulls.THRESHOLD else nulls.network_metrics(w, s, seed=seed, threshold=top)
+    )
+    out["top_threshold"] = top
+    out.update({f"top__{k}": top_metrics[k] for k in TOP_KEYS})
     for model, metrics in results.items():
         out.update({f"null_{model}__{k}": v for k, v in metrics.items()})
     return out
@@ -490,15 +520,16 @@ def load_results(path: str | os.PathLike):
             "point_name": str,
             "spectrum_counts": str,
             "analysis_error": str,
+            "top__error": str,
             **{f"null_{model}__error": str for model in nulls.NULL_MODELS},
         },
     )
-    text = ("grid_file", "point_name", "spectrum_counts", "analysis_error")
+    text = ("grid_file", "point_name", "spectrum_counts", "analysis_error", "top__error")
     errors = [f"null_{model}__error" for model in nulls.NULL_MODELS]
     for column in (*text, *errors):
         if column in df.columns:
             df[column] = df[column].fillna("").astype(str)
-    return df
+    return df.copy()  # one block per dtype: later column additions do not warn
 
 
 def _read_raw(path: Path):
@@ -629,6 +660,30 @@ def _table_order(columns: Iterable[str]) -> list[str]:
 # --------------------------------------------------------------------------------------------
 # Backends
 # --------------------------------------------------------------------------------------------
+
+
+def machine_type() -> dict[str, str]:
+    """CPU model name, architecture and torch version: what a training trajectory depends on.
+
+    Chapter "How general is the circuit?": training is deterministic on one machine type (same
+    CPU model, torch build and thread count), so a results table records the type it was made
+    on, and a rerun on the same type must give the same steps (``tests/test_universality_slice.py``).
+    """
+    import platform
+
+    import torch
+
+    model = ""
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    return {
+        "cpu": model or platform.processor(),
+        "machine": platform.machine(),
+        "torch": str(torch.__version__),
+    }
 
 
 def default_n_jobs() -> int:

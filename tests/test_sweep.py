@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from emt import sweep
+from emt import circuits, sweep
 from emt.cli import main
 from emt.rnn import TrainConfig
 
@@ -263,6 +263,26 @@ def test_analysis_error_is_recorded_not_raised():
     assert "only 0 eigenvalues of W_hh have modulus >= threshold" in m["analysis_error"]
     assert all(math.isnan(m[k]) for k in (*BLOCK_COLUMNS, "n_pca", "basis_condition"))
     assert m["n_eig_ge1"] == 0 and sum(json.loads(m["spectrum_counts"])) == 4  # still measured
+
+
+def test_top_columns_analyse_the_largest_eigenvalues():
+    # the exact repeat-copy circuit in a random basis of R^16 (s = 4, kappa = 2), damped so that
+    # its memory eigenvalues sit at modulus 0.97: Algorithm 1 as printed keeps none of them, the
+    # top selection keeps the s*kappa = 8 largest and finds the circuit
+    rng = np.random.default_rng(4)
+    s, kappa, n_h = 4, 2, 16
+    basis = circuits.random_basis(n_h, s * kappa, rng)
+    w_hh, w_uh, w_r = circuits.circuit(circuits.repeat_copy_phi(s, kappa), basis, kappa)
+    exact = {"W_hh": w_hh, "W_uh": w_uh, "W_r": w_r}
+    m = sweep.network_metrics(exact, s=s)
+    assert m["top_threshold"] == 1.0 and m["analysis_error"] == ""
+    for k in sweep.TOP_KEYS:  # at least s*kappa eigenvalues reach 1: the same numbers
+        assert m[f"top__{k}"] == m[k] if k != "error" else m["top__error"] == ""
+    damped = {**exact, "W_hh": 0.97 * w_hh}
+    m = sweep.network_metrics(damped, s=s)
+    assert "fewer than s*kappa" in m["analysis_error"] and math.isnan(m["block_error_a05"])
+    assert abs(m["top_threshold"] - 0.97) < 1e-9 and m["top__error"] == ""
+    assert m["top__block_error_a05"] < 0.05  # the memory block is Phi
 
 
 def test_analysis_value_error_in_run_network(cache, monkeypatch):
