@@ -366,10 +366,16 @@ def config_columns(config: TrainConfig) -> dict[str, Any]:
 
 
 def config_from_row(row: Mapping[str, Any]) -> TrainConfig:
-    """Rebuild the TrainConfig of a row of the results table (inverse of :func:`config_columns`)."""
+    """Rebuild the TrainConfig of a row of the results table (inverse of :func:`config_columns`).
+
+    A column that the row lacks, or leaves empty, takes the field's default: tables written
+    before a field existed (``task``, added for the chapter "Compose copy, trained") stay
+    readable."""
     fields = {}
     for name in CONFIG_FIELDS:
-        value = row[name]
+        value = row.get(name) if hasattr(row, "get") else row[name]
+        if value is None or (isinstance(value, float) and math.isnan(value)) or value == "":
+            continue
         default = getattr(TrainConfig, name)
         if isinstance(default, tuple):
             value = tuple(json.loads(value)) if isinstance(value, str) else tuple(value)

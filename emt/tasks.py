@@ -198,6 +198,26 @@ def add_two(s: int, kappa: int, lags: tuple[int, int] | None = None) -> np.ndarr
     return F
 
 
+def companion(F) -> np.ndarray:
+    """The block companion matrix of a linear task, acting on the window stacked newest first.
+
+    Chapters "Any linear function of the history" and "Compose copy, trained"
+    (book/compose_copy.md). With ``z[k] = (x[k-1], x[k-2], ..., x[k-s])``, ``z[k+1] = C z[k]``:
+    the first block row holds the blocks of F ordered by lag (lag 1 first), below it an identity
+    shifts the window. It is Phi of the paper's Eq. 9 (:func:`emt.circuits.shift_phi`) with the
+    order of the s blocks reversed, so the two share their eigenvalues; built here from the
+    columns of F without Phi.
+    """
+    F, s, kappa = _as_task(F)
+    n = s * kappa
+    comp = np.zeros((n, n))
+    for lag in range(1, s + 1):
+        j = s - lag  # 0-based block of F acting on this lag
+        comp[:kappa, (lag - 1) * kappa : lag * kappa] = F[:, j * kappa : (j + 1) * kappa]
+    comp[kappa:, : n - kappa] = np.eye(n - kappa)
+    return comp
+
+
 def _check_window(x, s: int, kappa: int, name: str) -> np.ndarray:
     x = np.asarray(x, dtype=float)
     if x.ndim not in (2, 3) or x.shape[-2:] != (s, kappa):

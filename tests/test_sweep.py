@@ -525,3 +525,13 @@ def test_sigterm_stops_the_workers_and_keeps_the_rows(tmp_path):
     rows = read_rows(out)
     assert 1 <= len(rows) < 8 and len({r["config_hash"] for r in rows}) == len(rows)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["cache", "grid.toml", "r.csv"]
+
+
+def test_rows_of_the_committed_table_rebuild_their_config():
+    """The committed table predates the ``task`` field: its rows still give their configs."""
+    df = sweep.load_results(REPO / "book/data/universality.csv")
+    assert "task" not in df.columns
+    for _, row in df.head(5).iterrows():
+        config = sweep.config_from_row(row)
+        assert config.task == "repeat_copy"
+        assert config.key() == row["config_hash"]
