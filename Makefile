@@ -2,6 +2,7 @@
 #   make book   build the HTML book into _build/html, executing every chapter (strict)
 #   make test   run the unit tests and every notebook with pytest --nbval
 # Both create (or reuse) the virtual environment .venv first.
+#   make check-html   after `make book`: every built page in Chromium, offline (tests_html/)
 
 PYTHON ?= python3
 VENV ?= .venv
@@ -11,8 +12,10 @@ VENV ?= .venv
 TORCH_SPEC ?= torch==2.13.0
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.emt-installed
+# MathJax ships with the book: npm's mathjax 3, fetched once at set-up (hash-checked)
+MATHJAX := _vendor/_static/mathjax/tex-svg.js
 
-.PHONY: book test test-portable test-slurm lint format notebooks venv clean
+.PHONY: book test test-portable test-slurm check-html lint format notebooks venv clean
 
 venv: $(STAMP)
 
@@ -24,8 +27,18 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m ipykernel install --sys-prefix --name python3 --display-name "Python 3" > /dev/null
 	touch $(STAMP)
 
-book: $(STAMP)
+$(MATHJAX): scripts/fetch_mathjax.py
+	$(PYTHON) scripts/fetch_mathjax.py
+
+book: $(STAMP) $(MATHJAX)
 	$(BIN)/jupyter-book build --all -W -n --keep-going .
+
+# The built book in Debian's Chromium (Playwright, no browser download), opened from disk with
+# the network blocked: math rendered, images, links and anchors, console, code-cell widths,
+# search. Screenshots of the chapters go to _build/screenshots/.
+check-html: $(STAMP)
+	scripts/ensure-chromium.sh
+	PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 $(BIN)/python -m pytest -q -rA tests_html
 
 test: $(STAMP)
 	$(BIN)/python -m pytest --nbval
@@ -43,13 +56,13 @@ test-slurm: $(STAMP)
 
 # ruff: lint and format check of emt/, tests/, scripts/ and the chapters' code cells.
 lint: $(STAMP)
-	$(BIN)/ruff check emt tests scripts book/*.ipynb
-	$(BIN)/ruff format --check emt tests scripts
+	$(BIN)/ruff check emt tests tests_html scripts _ext book/*.ipynb
+	$(BIN)/ruff format --check emt tests tests_html scripts _ext
 	$(BIN)/python scripts/format_chapters.py --check
 
 # Apply ruff's formatting (then `make notebooks` to regenerate the chapters' .ipynb).
 format: $(STAMP)
-	$(BIN)/ruff format emt tests scripts
+	$(BIN)/ruff format emt tests tests_html scripts _ext
 	$(BIN)/python scripts/format_chapters.py
 
 # Regenerate every book/*.ipynb from its .md source and execute it (outputs stored).
