@@ -1250,7 +1250,7 @@ def shift_defects(
 ) -> dict:
     """How far ``W_hh`` is from shifting each branch of Algorithm 1 by one.
 
-    Chapter "Reading the trained network" (book/reading_trained.md),
+    Chapter "Checking the reading" (book/reading_checks.md),
     section "What the construction forces"; paper Sec. 6 (Algorithm 1,
     Eq. 14-15). With ``P`` the projector of the removal step
     (:func:`spectral_projector`), ``F_k = W_hh^(s-k) W_uh`` the forward
@@ -1321,7 +1321,7 @@ def figure3_metrics(
 ) -> dict:
     """The numbers of Figures 3A and 3D for one network and one setting.
 
-    Chapter "Reading the trained network" (book/reading_trained.md),
+    Chapter "Checking the reading" (book/reading_checks.md),
     sections "The choice of alpha" and "Three seeds"; paper Sec. 6
     (Algorithm 1, Eq. 14-15) and Sec. 7 (Figure 3A, 3D).
 
