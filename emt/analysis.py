@@ -299,7 +299,7 @@ def _top_cutoff(moduli: np.ndarray, n: int) -> tuple[float, int]:
 class Diagnostics:
     """How well-posed one run of Algorithm 1 was (:attr:`VariableMemories.diagnostics`).
 
-    Chapters "Reading the trained network" and "Analyse your own network" (planned); paper Sec. 6,
+    Chapters "Reading the trained network" and "Analyse your own network"; paper Sec. 6,
     Algorithm 1. ``select`` is the selection actually used ("threshold" or "top"; "auto" resolves to
     one of them), ``n_above_threshold`` the number of eigenvalues of ``W_hh`` with modulus at or
     above the given threshold, ``n_kept`` the number the removal step kept, ``cutoff`` the modulus
@@ -450,7 +450,7 @@ def variable_memories(
     and Eq. 12 (the convention of :mod:`emt.circuits`), ``Psi^* W_hh Psi = Phi`` itself.
 
     ``select`` chooses the eigen-directions that step 2 keeps (chapters "Analyse your own network"
-    and "Networks with bias", planned):
+    and "Networks with bias"):
 
     ``"threshold"`` (default, the paper's rule)
         those with ``|lambda| >= threshold``. If fewer than ``s * kappa`` lie there, Psi comes out
@@ -763,7 +763,7 @@ INFER_MIN_CLUSTER = 6
 class SKInference:
     """What :func:`infer_s_kappa` read from a spectrum: s, kappa, a confidence and the evidence.
 
-    Chapters "Analyse your own network" and "Networks with bias" (planned); paper Sec. 7,
+    Chapters "Analyse your own network" and "Networks with bias"; paper Sec. 7,
     Figure 3B. ``s`` and ``kappa`` are None when ``refused`` (``reason`` says why). The evidence
     describes ``candidate``, the inferred ``(s, kappa)`` or, after a refusal, the candidate that
     came closest (None if none was examined):
@@ -886,7 +886,7 @@ def infer_s_kappa(
 ) -> SKInference:
     """Infer the number of memories s and their size kappa from the spectrum of ``W_hh``.
 
-    Chapters "Analyse your own network" and "Networks with bias" (planned; for a network with
+    Chapters "Analyse your own network" and "Networks with bias" (for a network with
     bias, pass the Jacobian at its operating point); paper Sec. 6 (Algorithm 1 needs s and kappa)
     and Sec. 7, Figure 3B: the repeat-copy circuit has the s-th roots of unity as eigenvalues, each
     kappa times, and a trained network has them as its largest-modulus eigenvalues, with a gap to
@@ -1142,7 +1142,7 @@ def decode_memories(contents, inputs) -> DecodingReport:
 def strongest_memory(contents, inputs) -> np.ndarray:
     """For each stored input, the memory that reads most of it: the cross-talk test of Figure 3D.
 
-    Chapter "How general is the circuit?" (planned; calibrates the reading of Figure 3D in the
+    Chapter "How general is the circuit?" (it calibrates the reading of Figure 3D in the
     chapter "Reading the trained network"); paper Sec. 7. ``contents`` ``(T, s, kappa)`` are the
     memory contents ``Psi_j^* h[k]`` and ``inputs`` ``(s, kappa)`` the inputs u(1..s). The *read*
     of u(mu) from memory j at step k is the projection coefficient
@@ -1167,7 +1167,7 @@ def strongest_memory(contents, inputs) -> np.ndarray:
 def read_before_write(contents) -> float:
     """How much the memories that hold no input yet read: the remark on Figure 3D (paper Sec. 7).
 
-    Chapter "How general is the circuit?" (planned); paper Sec. 7 (before an input is written,
+    Chapter "How general is the circuit?"; paper Sec. 7 (before an input is written,
     its memory reads close to 0). ``contents`` ``(..., T, s, kappa)`` are memory contents
     (:meth:`VariableMemories.contents`) of runs whose input phase is steps ``0..s-1``. At input
     step ``k < s - 1`` the memories that :func:`memory_slots` names for the inputs 1..k+1 are
@@ -1197,8 +1197,8 @@ def read_before_write(contents) -> float:
 def batch_decoding(vm: VariableMemories, states, inputs) -> dict:
     """Figure 3D read on a batch of runs: decoding, cross-talk and read-before-write.
 
-    Chapter "Reading the trained network" (Figure 3D) and "How general is the circuit?"
-    (planned); paper Sec. 7. ``states`` ``(B, T, n_h)`` are hidden states of B runs whose input
+    Chapter "Reading the trained network" (Figure 3D) and "How general is the circuit?";
+    paper Sec. 7. ``states`` ``(B, T, n_h)`` are hidden states of B runs whose input
     phase is steps ``0..s-1`` (T > s), ``inputs`` ``(B, s, kappa)`` their inputs. Returns:
 
     * ``rnd_acc_in``/``rnd_acc_out``: the mean over runs of the fraction of stored bits whose

@@ -6,7 +6,7 @@ written).
 
 ``emt sweep GRID`` trains and measures every network of a grid file and collects one row per
 network in a resumable results table; it serves the chapter "How general is the circuit?"
-(planned; paper Sec. 7) and is described in :mod:`emt.sweep`. Exit codes: 0 on success, 1 if some
+(paper Sec. 7) and is described in :mod:`emt.sweep`. Exit codes: 0 on success, 1 if some
 networks failed (the others are in the table; a rerun retries them) or another sweep holds the
 table, 2 on bad input (a bad option, an unreadable or invalid grid file, a table that cannot be
 resumed), with the message on stderr, before anything is trained; 130 when interrupted.

@@ -1,6 +1,6 @@
 """Networks with bias: fixed points, operating points and the linearised circuit.
 
-Chapter "Networks with bias" (planned); paper App. C, Eq. 35-37. The theory of the variable
+Chapter "Networks with bias"; paper App. C, Eq. 35-37. The theory of the variable
 memories is linear: ``h(t+1) = W_hh h(t) + W_uh u(t)``. Appendix C carries it over to the Elman RNN
 with bias, ``h(t+1) = tanh(W_hh h(t) + W_uh u(t) + b)``, by linearising around a fixed point ``h*``
 of the zero-input map ``h -> tanh(W_hh h + b)``. With ``D = diag(1 - h*^2)`` (the derivative of
@@ -99,7 +99,7 @@ def _check_inputs(inputs, kappa: int) -> np.ndarray:
 def jacobian(W_hh, b, h) -> np.ndarray:
     """Jacobian ``diag(1 - tanh(W_hh h + b)^2) W_hh`` of the zero-input map ``tanh(W_hh h + b)``.
 
-    Chapter "Networks with bias" (planned); paper App. C, Eq. 35-37 (the matrix ``J(g) W_hh``).
+    Chapter "Networks with bias"; paper App. C, Eq. 35-37 (the matrix ``J(g) W_hh``).
     Valid at any point; at a fixed point ``h*`` it equals ``diag(1 - h*^2) W_hh``. Raises
     ValueError for mismatched shapes or non-finite entries.
     """
@@ -210,7 +210,7 @@ def fixed_points(
 ) -> list[FixedPoint]:
     """The fixed points ``h* = tanh(W_hh h* + b)`` found by Newton's method from many starts.
 
-    Chapter "Networks with bias" (planned); paper App. C (the fixed point ``h*`` of Eq. 35-37).
+    Chapter "Networks with bias"; paper App. C (the fixed point ``h*`` of Eq. 35-37).
     Newton's method on ``F(h) = tanh(W_hh h + b) - h`` (Jacobian ``diag(1 - tanh(W_hh h + b)^2)
     W_hh - I``), each step shortened by backtracking (halving) until ``||F||^2`` decreases by the
     Armijo condition, for at most ``max_iter`` steps; once converged, one more full Newton step
@@ -280,7 +280,7 @@ def _linear_map(W_hh, W_uh, b, h0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 def operating_point(W_hh, W_uh, b, inputs) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The mean state of the network's trajectories and the linear map there: ``(h_bar, J, B)``.
 
-    Chapter "Networks with bias" (planned); paper App. C, Eq. 35-37 with the fixed point replaced
+    Chapter "Networks with bias"; paper App. C, Eq. 35-37 with the fixed point replaced
     by an operating point. The network is run on ``inputs`` ``(n_seq, T, kappa)`` (the task's
     input distribution, supplied by the caller) from ``h(0) = 0``; ``h_bar`` is the mean of the
     states ``h(1) .. h(T)`` over all sequences. With ``D = diag(1 - tanh(W_hh h_bar + b)^2)``,
@@ -320,7 +320,7 @@ def _one_step(H: np.ndarray, u: np.ndarray, h0, J, B, c) -> float:
 def one_step_error(W_hh, W_uh, b, inputs, h0, J, B) -> float:
     """Relative error of the linearised update around ``h0`` on the network's own trajectories.
 
-    Chapter "Networks with bias" (planned); paper App. C, Eq. 36-37. The network is run on
+    Chapter "Networks with bias"; paper App. C, Eq. 36-37. The network is run on
     ``inputs`` ``(n_seq, T, kappa)`` from ``h(0) = 0``, giving the ``n_seq * T`` transitions
     ``(h(t), u(t)) -> h(t+1)``, ``t = 0..T-1``. With ``x = h(t) - h0``, ``y = h(t+1) - h0`` and
     the constant ``c = tanh(W_hh h0 + b) - h0`` (zero at a fixed point), the error is
@@ -404,7 +404,7 @@ def linearise(
 ) -> Linearisation:
     """Linearise a network with bias around the fixed point or operating point that fits it best.
 
-    Chapter "Networks with bias" (planned); paper App. C, Eq. 35-37. Candidates: every fixed point
+    Chapter "Networks with bias"; paper App. C, Eq. 35-37. Candidates: every fixed point
     of :func:`fixed_points` (``n_starts``, ``seed``) and the operating point of
     :func:`operating_point`. For each, ``J``, ``B = D W_uh`` and ``c`` are the first-order
     expansion of the update at ``(h0, u = 0)`` and its :func:`one_step_error` on the trajectories

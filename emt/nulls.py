@@ -99,7 +99,7 @@ def probe_batch(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Repeat-copy probe runs whose s inputs differ from each other when they can.
 
-    Chapter "How general is the circuit?" (planned); paper Eq. 5. Returns ``(u, x)``: ``u``
+    Chapter "How general is the circuit?"; paper Eq. 5. Returns ``(u, x)``: ``u``
     ``(n_seq, s + n_out, kappa)`` with the inputs ``x`` ``(n_seq, s, kappa)`` (bits +-1) in the
     first s steps and zeros after. When ``s <= 2**kappa`` the s inputs of a run are distinct
     patterns drawn without replacement, so that the cross-talk test
@@ -139,7 +139,7 @@ def network_metrics(
 ) -> dict[str, Any]:
     """Every Figure 3 metric of one network, as a flat dict of numbers and an ``error`` string.
 
-    Chapter "How general is the circuit?" (planned), with the analysis of the chapter "Reading
+    Chapter "How general is the circuit?", with the analysis of the chapter "Reading
     the trained network"; paper Sec. 6 (Algorithm 1, Eq. 14-15) and Sec. 7 (Figure 3A-D).
     ``weights`` holds ``W_hh``, ``W_uh``, ``W_r`` (and ``b_h``, ``b_r`` if the network has
     biases; they enter the simulation only); ``s`` is the number of memories the analysis assumes
@@ -257,7 +257,7 @@ def network_metrics(
 def untrained(kappa: int, hidden: int, seed: int, init: str = "orthogonal") -> dict:
     """The network before training: the null model ``untrained_orth`` or ``untrained_pytorch``.
 
-    Chapter "How general is the circuit?" (planned); paper Sec. 7. Calibrates every metric of
+    Chapter "How general is the circuit?"; paper Sec. 7. Calibrates every metric of
     :func:`network_metrics` against a network that has learned nothing: what Algorithm 1 and the
     decoding read into arbitrary weights. The weights are the initial weights of
     :class:`emt.rnn.ElmanRNN` with the same ``kappa``, ``hidden``, ``init`` and ``seed``, i.e.
@@ -280,7 +280,7 @@ def untrained(kappa: int, hidden: int, seed: int, init: str = "orthogonal") -> d
 def same_spectrum(weights: Mapping[str, np.ndarray], rng: np.random.Generator) -> dict:
     """The trained eigenvalues with random eigenvectors: the null model ``spectrum``.
 
-    Chapter "How general is the circuit?" (planned); paper Sec. 7 (Figure 3B). Calibrates the
+    Chapter "How general is the circuit?"; paper Sec. 7 (Figure 3B). Calibrates the
     metrics that need more than the spectrum: the spectrum metrics are forced to be those of the
     trained network, while Algorithm 1 and the decoding see eigenvectors that have nothing to do
     with ``W_uh`` and ``W_r``. ``W_hh`` is replaced by ``B D B^-1``: ``D`` is the real form of the
@@ -315,7 +315,7 @@ def same_spectrum(weights: Mapping[str, np.ndarray], rng: np.random.Generator) -
 def random_input_weights(weights: Mapping[str, np.ndarray], rng: np.random.Generator) -> dict:
     """The trained network with a random ``W_uh`` of the same Frobenius norm: null model ``random_uh``.
 
-    Chapter "How general is the circuit?" (planned); paper Sec. 5.2 (Eq. 11: ``W_uh = Psi_s``)
+    Chapter "How general is the circuit?"; paper Sec. 5.2 (Eq. 11: ``W_uh = Psi_s``)
     and Sec. 7. Calibrates how much of the reading depends on the input weights being the
     memory that the trained dynamics move along: ``W_hh``, ``W_r`` (and biases) stay trained,
     ``W_uh`` becomes a Gaussian matrix rescaled to the trained ``||W_uh||_F``.
@@ -331,7 +331,7 @@ def random_input_weights(weights: Mapping[str, np.ndarray], rng: np.random.Gener
 def wrong_s(s: int, kappa: int, hidden: int) -> int:
     """The wrong number of memories of the null model ``wrong_s``.
 
-    Chapter "How general is the circuit?" (planned); paper Sec. 6-7 (Algorithm 1 needs s).
+    Chapter "How general is the circuit?"; paper Sec. 6-7 (Algorithm 1 needs s).
     Calibrates how specific each metric is to the right s: the trained network is analysed by
     :func:`network_metrics` with ``s' = s // 2`` for ``s >= 4`` (a divisor of s when s is even,
     so the s'-th roots of unity are among the trained eigenvalues and Figure 3B is only half
@@ -354,7 +354,7 @@ def null_models(
 ) -> dict[str, tuple[dict | None, int | None, str]]:
     """The five null models of a network: ``{name: (weights, s, error)}`` in :data:`NULL_MODELS` order.
 
-    Chapter "How general is the circuit?" (planned); paper Sec. 7. ``seed`` is the network's
+    Chapter "How general is the circuit?"; paper Sec. 7. ``seed`` is the network's
     training seed (the untrained models start from it) and seeds the random draws
     (``default_rng([NULL_SEED, seed, i])`` for the i-th model). A model that cannot be built
     (e.g. no wrong s fits into the hidden size) has weights and s None and its reason in

@@ -1,6 +1,6 @@
 """``emt analyze``: Algorithm 1 and every Figure 3 metric of a user's own Elman RNN.
 
-Chapter "Analyse your own network" (planned); paper Sec. 6 (Algorithm 1, Eq. 14-15), Sec. 7
+Chapter "Analyse your own network"; paper Sec. 6 (Algorithm 1, Eq. 14-15), Sec. 7
 (Figure 3A-D) and App. C (networks with bias, Eq. 35-37). :func:`analyze` reads the weights of a
 one-layer tanh Elman RNN with a linear readout (:func:`load_weights`), infers the number of
 memories s and their size kappa from the spectrum when they are not given
@@ -493,7 +493,7 @@ def _load(source, keys=None) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
 def load_weights(path, keys=None) -> dict[str, np.ndarray]:
     """The weights of a one-layer tanh Elman RNN with a linear readout, from a file.
 
-    Chapter "Analyse your own network" (planned); the network of the paper's Eq. 6. Returns
+    Chapter "Analyse your own network"; the network of the paper's Eq. 6. Returns
     float64 arrays ``W_hh`` ``(N_h, N_h)``, ``W_uh`` ``(N_h, kappa)``, ``W_r`` ``(kappa, N_h)``
     and, when present, ``b_h`` (``bias_ih + bias_hh``) and ``b_r``. ``path`` is a torch state dict
     or checkpoint (any key prefix; read with ``weights_only=True``), an :mod:`emt.rnn`
@@ -723,7 +723,7 @@ def analyze(
 ) -> dict:
     """Analyse a user's Elman RNN: s and kappa, Algorithm 1, every Figure 3 metric and its nulls.
 
-    Chapter "Analyse your own network" (planned); paper Sec. 6 (Algorithm 1), Sec. 7 (Figure 3)
+    Chapter "Analyse your own network"; paper Sec. 6 (Algorithm 1), Sec. 7 (Figure 3)
     and App. C (bias). ``source`` is a file (:func:`load_weights`) or a weights dict;
     ``s`` (default: inferred by :func:`emt.analysis.infer_s_kappa`, else the ``s`` stored in an
     :mod:`emt.rnn` checkpoint) and ``kappa`` (default and only allowed value: the columns of

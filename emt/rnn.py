@@ -114,7 +114,7 @@ class TrainConfig:
     at the latest after ``max_steps`` steps. ``threads`` is torch's intra-op thread count during
     training (it affects floating-point order, hence it is part of the configuration).
 
-    Other recipes (chapter "How general is the circuit?", planned). Each field below changes
+    Other recipes (chapter "How general is the circuit?"). Each field below changes
     one thing and, at its default, is left out of :meth:`as_dict` and :meth:`key`, so the
     configurations that existed before keep their cache keys:
 
@@ -321,7 +321,7 @@ class TrainConfig:
     def preset(cls, name: str, **fields: Any) -> TrainConfig:
         """A named recipe (:data:`PRESETS`) with ``fields`` (s, kappa, hidden, seed, ...) set.
 
-        Chapter "How general is the circuit?" (planned). "book" is the default recipe of chapter
+        Chapter "How general is the circuit?". "book" is the default recipe of chapter
         "Training the Elman RNN"; "published" is the recipe of the paper's published code as
         the project's tracker describes it (not read from that code): torch's default
         initialisation, Adam at a fixed learning rate of

@@ -1,6 +1,6 @@
 """Sweeps over trained networks: grid files, a local and a Slurm backend, a resumable results table.
 
-Chapter "How general is the circuit?" (planned); paper Sec. 7, where the analysis of one network
+Chapter "How general is the circuit?"; paper Sec. 7, where the analysis of one network
 is said to give "similar results for any seed and sequence size". A sweep trains one network per
 configuration of a grid (through the checkpoint cache of :func:`emt.rnn.get_trained`), measures
 each with the numbers of Figure 3 and each of its null models (:func:`run_network`,
@@ -846,7 +846,7 @@ def run_sweep(
 ):
     """Run the sweep of a grid file and return the results table (pandas DataFrame).
 
-    Chapter "How general is the circuit?" (planned); paper Sec. 7. ``grid`` is a :class:`Grid` or
+    Chapter "How general is the circuit?"; paper Sec. 7. ``grid`` is a :class:`Grid` or
     the path of a grid file; ``out`` the CSV table (default: the grid file with suffix ``.csv``).
     ``limit`` restricts the sweep to the first ``limit`` configurations of the grid (in file
     order). Configurations already in ``out`` (same config hash) are skipped; every other one is
