@@ -234,13 +234,6 @@ def test_search_finds_a_chapter(context):
         page.close()
 
 
-def test_nothing_was_fetched_from_a_network(context):
-    # runs last in this file: every page has been opened by then
-    assert context.blocked == [], (
-        f"requests that needed a network: {sorted(set(context.blocked))[:10]}"
-    )
-
-
 def test_launch_buttons_point_at_the_paired_notebooks(context):
     page, _ = open_page(context, HTML / "book" / "repeat_copy.html")
     try:
@@ -251,6 +244,13 @@ def test_launch_buttons_point_at_the_paired_notebooks(context):
         links = [h for h in hrefs if service in h]
         assert links, f"no launch button for {service}"
         assert all("repeat_copy.ipynb" in unquote(h) for h in links), links
+
+
+def test_zy_nothing_was_fetched_from_a_network(context):
+    # after every test that opens a page (pytest keeps the file order)
+    assert context.blocked == [], (
+        f"requests that needed a network: {sorted(set(context.blocked))[:10]}"
+    )
 
 
 def test_zz_summary():
