@@ -40,6 +40,7 @@ import warnings
 
 import torch
 
+from emt import _numerics
 from emt.rnn import CriterionWarning, TrainConfig, evaluate, train
 
 MEDIAN_TARGET = 120.0
@@ -245,7 +246,7 @@ def main(argv: list[str] | None = None) -> None:
     base = dataclasses.replace(TrainConfig(), **changes)
     print(
         f"emt.bench: torch {torch.__version__}, python {platform.python_version()}, {platform.machine()}, "
-        f"threads {base.threads}; {_load()}"
+        f"threads {base.threads}; MKL path {_numerics.mkl_branch() or 'chosen by MKL'}; {_load()}"
     )
     print(f"recipe: {base}")
     start = time.perf_counter()

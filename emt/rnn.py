@@ -36,7 +36,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from emt import _validate
+from emt import _numerics, _validate
 from emt._validate import positive_int as _positive_int
 from emt.tasks import compose_copy, linear_task_batch, repeat_copy_batch
 
@@ -698,7 +698,9 @@ def train(config: TrainConfig = TrainConfig(), progress: bool = True) -> Trained
     steps, with ±1 decoding of the outputs whatever the encoding and loss (see
     :class:`TrainConfig`). Deterministic: the
     same configuration on the same machine (same torch build and thread count) gives identical
-    weights. Warns with :class:`CriterionWarning` if ``max_steps`` pass without meeting the
+    weights. Across x86-64 CPUs the weights are the same only where torch's products take the
+    same MKL path, which ``import emt`` pins (:mod:`emt._numerics`); ``meta["mkl_cbwr"]`` records
+    it. Warns with :class:`CriterionWarning` if ``max_steps`` pass without meeting the
     criterion (the network is returned anyway, with ``meta["solved"] = False``).
     """
     if not isinstance(config, TrainConfig):
@@ -806,6 +808,7 @@ def train(config: TrainConfig = TrainConfig(), progress: bool = True) -> Trained
             "wall_seconds": time.perf_counter() - t0,
             "torch": str(torch.__version__),
             "threads": c.threads,
+            "mkl_cbwr": _numerics.mkl_branch(),
             "format": FORMAT_VERSION,
         }
     finally:

@@ -95,7 +95,7 @@ try:
 except ModuleNotFoundError:  # Python 3.10
     import tomli as tomllib
 
-from emt import analysis, nulls
+from emt import _numerics, analysis, nulls
 from emt.rnn import (
     CriterionWarning,
     TrainConfig,
@@ -669,7 +669,7 @@ def _table_order(columns: Iterable[str]) -> list[str]:
 
 
 def machine_type() -> dict[str, str]:
-    """CPU model name, architecture and torch version: what a training trajectory depends on.
+    """CPU model name, architecture, torch version and MKL's pinned path: what training depends on.
 
     Chapter "How general is the circuit?": training is deterministic on one machine type (same
     CPU model, torch build and thread count), so a results table records the type it was made
@@ -685,11 +685,15 @@ def machine_type() -> dict[str, str]:
             if line.startswith("model name"):
                 model = line.split(":", 1)[1].strip()
                 break
-    return {
+    out = {
         "cpu": model or platform.processor(),
         "machine": platform.machine(),
         "torch": str(torch.__version__),
     }
+    branch = _numerics.mkl_branch()
+    if branch:  # the MKL path pinned (emt._numerics); tables made before the pin lack it
+        out["mkl_cbwr"] = branch
+    return out
 
 
 def default_n_jobs() -> int:
