@@ -17,7 +17,7 @@ MATHJAX := _vendor/_static/mathjax/tex-svg.js
 # `unshare -n` when this machine can give a process no network (make check-html)
 NO_NET := $(shell unshare -n true 2>/dev/null && echo unshare -n)
 
-.PHONY: book test test-portable test-slurm check-html lint format notebooks venv clean
+.PHONY: book test test-fast test-portable test-slurm check-html lint format notebooks venv clean
 
 venv: $(STAMP)
 
@@ -46,6 +46,10 @@ check-html: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest --nbval
+
+# The unit tests without the slow ones (training, chapters, subprocesses): a minute or two.
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -m "not slow" tests
 
 # The notebooks' stored outputs must not depend on the machine: rerun them under three
 # OpenBLAS kernels (Prescott, Haswell, SkylakeX) and 1 or 2 threads; NB=... for a subset.

@@ -59,7 +59,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import scipy.linalg as sla
 
-from emt import _validate
+from emt import _validate, elman
 from emt._validate import matrix
 from emt._validate import positive_int as _pos_int
 from emt.circuits import slot_of
@@ -98,22 +98,9 @@ def check_weights(w_hh, w_uh, w_r, s: int):
     or ``s * kappa`` larger than the hidden size.
     """
     s = _pos_int("s", s)
-    w_hh = matrix(w_hh, "W_hh", finite=True)
-    w_uh = matrix(w_uh, "W_uh", finite=True)
-    w_r = matrix(w_r, "W_r", finite=True)
-    n_h = w_hh.shape[0]
-    if w_hh.shape != (n_h, n_h):
-        raise ValueError(f"W_hh must be square, got shape {w_hh.shape}")
-    if w_uh.shape[0] != n_h:
-        raise ValueError(
-            f"W_uh must have n_h = {n_h} rows (shape (n_h, kappa)), got shape {w_uh.shape}"
-        )
-    kappa = w_uh.shape[1]
-    if w_r.shape != (kappa, n_h):
-        raise ValueError(
-            f"W_r must have shape (kappa, n_h) = ({kappa}, {n_h}) to match W_uh {w_uh.shape} and W_hh, "
-            f"got {w_r.shape}"
-        )
+    w = elman.check_weights({"W_hh": w_hh, "W_uh": w_uh, "W_r": w_r}, finite=True)
+    w_hh, w_uh, w_r = w["W_hh"], w["W_uh"], w["W_r"]
+    n_h, kappa = w_uh.shape
     if s * kappa > n_h:
         raise ValueError(
             f"s*kappa = {s}*{kappa} = {s * kappa} is larger than the hidden size n_h = {n_h}: "

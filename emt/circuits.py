@@ -28,6 +28,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from emt import elman
 from emt._validate import matrix as _as_matrix
 from emt._validate import positive_ints as _check_pos_int
 
@@ -297,43 +298,9 @@ def run_linear(w_hh, w_uh, w_r, u, h0=None) -> tuple[np.ndarray, np.ndarray]:
     the time convention of :mod:`emt.tasks`. ``u`` has shape (T, kappa) or (batch, T, kappa);
     ``h`` has shape (..., T, n_h) and ``y`` (..., T, n_out).
     """
-    w_hh = _as_matrix(w_hh, "W_hh")
-    w_uh = _as_matrix(w_uh, "W_uh")
-    w_r = _as_matrix(w_r, "W_r")
-    n_h = w_hh.shape[0]
-    if w_hh.shape != (n_h, n_h):
-        raise ValueError(f"W_hh must be square, got shape {w_hh.shape}")
-    if w_uh.shape[0] != n_h:
-        raise ValueError(f"W_uh must have n_h = {n_h} rows, got shape {w_uh.shape}")
-    if w_r.shape[1] != n_h:
-        raise ValueError(f"W_r must have n_h = {n_h} columns, got shape {w_r.shape}")
-    u = np.asarray(u, dtype=float)
-    if u.ndim not in (2, 3) or u.shape[-1] != w_uh.shape[1]:
-        raise ValueError(
-            f"u must have shape (T, kappa) or (batch, T, kappa) with kappa = {w_uh.shape[1]}, got {u.shape}"
-        )
-    batched = u.ndim == 3
-    ub = u if batched else u[None]
-    batch, T, _ = ub.shape
-    if h0 is None:
-        h_prev = np.zeros((batch, n_h))
-    else:
-        h0 = np.asarray(h0, dtype=float)
-        if h0.shape == (n_h,):
-            h_prev = np.broadcast_to(h0, (batch, n_h)).copy()
-        elif h0.shape == (batch, n_h):
-            h_prev = h0.copy()
-        else:
-            raise ValueError(f"h0 must have shape ({n_h},) or ({batch}, {n_h}), got {h0.shape}")
-    h = np.empty((batch, T, n_h))
-    drive = ub @ w_uh.T
-    for k in range(T):
-        h_prev = h_prev @ w_hh.T + drive[:, k]
-        h[:, k] = h_prev
-    y = h @ w_r.T
-    if not batched:
-        return h[0], y[0]
-    return h, y
+    w = elman.check_weights({"W_hh": w_hh, "W_uh": w_uh, "W_r": w_r}, outputs_match_inputs=False)
+    h = elman.states(w, u, h0=h0, nonlinearity="linear")
+    return h, h @ w["W_r"].T
 
 
 def slot_of(mu, t, s: int):

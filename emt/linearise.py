@@ -38,7 +38,7 @@ from typing import Any
 
 import numpy as np
 
-from emt import _validate
+from emt import _validate, elman
 from emt._validate import positive_int as _pos_int
 
 #: Iterations of the zero-input map that turn a random start into an extra Newton start, and
@@ -57,20 +57,9 @@ KINDS = ("fixed_point", "operating_point")
 
 
 def _check_net(W_hh, b, W_uh=None) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
-    W_hh = _validate.matrix(W_hh, "W_hh", finite=True)
-    if W_hh.shape[0] != W_hh.shape[1] or W_hh.shape[0] == 0:
-        raise ValueError(f"W_hh must be square (hidden x hidden), got shape {W_hh.shape}")
-    n = W_hh.shape[0]
-    b = np.asarray(b, dtype=float)
-    if b.shape != (n,):
-        raise ValueError(f"b must have shape ({n},), got {b.shape}")
-    if not np.all(np.isfinite(b)):
-        raise ValueError("b contains non-finite entries")
-    if W_uh is not None:
-        W_uh = _validate.matrix(W_uh, "W_uh", finite=True)
-        if W_uh.shape[0] != n or W_uh.shape[1] == 0:
-            raise ValueError(f"W_uh must have shape ({n}, kappa), got {W_uh.shape}")
-    return W_hh, b, W_uh
+    net = {"W_hh": W_hh, "b_h": b} | ({} if W_uh is None else {"W_uh": W_uh})
+    w = elman.check_weights(net, finite=True, require=tuple(net))
+    return w["W_hh"], w["b_h"], w.get("W_uh")
 
 
 def _check_state(h, n: int, name: str) -> np.ndarray:
@@ -96,17 +85,8 @@ def _check_inputs(inputs, kappa: int) -> np.ndarray:
 # ----------------------------------------------------------------------------- the map
 
 
-def jacobian(W_hh, b, h) -> np.ndarray:
-    """Jacobian ``diag(1 - tanh(W_hh h + b)^2) W_hh`` of the zero-input map ``tanh(W_hh h + b)``.
-
-    Chapter "Networks with bias"; paper App. C, Eq. 35-37 (the matrix ``J(g) W_hh``).
-    Valid at any point; at a fixed point ``h*`` it equals ``diag(1 - h*^2) W_hh``. Raises
-    ValueError for mismatched shapes or non-finite entries.
-    """
-    W_hh, b, _ = _check_net(W_hh, b)
-    h = _check_state(h, W_hh.shape[0], "h")
-    d = 1.0 - np.tanh(W_hh @ h + b) ** 2
-    return d[:, None] * W_hh
+#: The Jacobian of the zero-input step at a state (paper App. C, Eq. 36-37): :mod:`emt.elman`'s.
+jacobian = elman.jacobian
 
 
 @dataclass(frozen=True)
@@ -262,12 +242,8 @@ def fixed_points(
 
 def _trajectories(W_hh, W_uh, b, u: np.ndarray) -> np.ndarray:
     """States ``(n_seq, T + 1, n)``: ``h(0) = 0`` and ``h(t+1) = tanh(W_hh h(t) + W_uh u(t) + b)``."""
-    n_seq, T, _ = u.shape
-    H = np.zeros((n_seq, T + 1, W_hh.shape[0]))
-    drive = u @ W_uh.T + b
-    for t in range(T):
-        H[:, t + 1] = np.tanh(H[:, t] @ W_hh.T + drive[:, t])
-    return H
+    h = elman.states({"W_hh": W_hh, "W_uh": W_uh, "b_h": b}, u)
+    return np.concatenate([np.zeros((u.shape[0], 1, W_hh.shape[0])), h], axis=1)
 
 
 def _linear_map(W_hh, W_uh, b, h0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

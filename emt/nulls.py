@@ -35,7 +35,7 @@ from typing import Any
 
 import numpy as np
 
-from emt import _validate, analysis, circuits, tasks
+from emt import analysis, circuits, elman, tasks
 from emt._validate import positive_int as _pos_int
 
 #: The values of alpha (Eq. 14-15) at which the memory block is compared with Phi, and the suffix
@@ -122,10 +122,8 @@ def probe_batch(
 
 def _run(weights: Mapping[str, np.ndarray], u: np.ndarray, nonlinearity: str) -> np.ndarray:
     if nonlinearity == "linear":
-        return circuits.run_linear(weights["W_hh"], weights["W_uh"], weights["W_r"], u)[0]
-    from emt.rnn import simulate
-
-    return simulate(dict(weights), u)[0]
+        return elman.simulate({k: weights[k] for k in elman.MATRICES}, u, nonlinearity="linear")[0]
+    return elman.simulate(weights, u)[0]
 
 
 def network_metrics(
@@ -178,7 +176,7 @@ def network_metrics(
     positive integer, ``s * kappa`` larger than the hidden size, a ``kappa`` that is not that of
     ``W_uh``, an unknown ``nonlinearity``.
     """
-    w = _validate.rnn_weights(weights, finite=True)
+    w = elman.check_weights(weights, finite=True)
     s = _pos_int("s", s)
     w_hh, w_uh, w_r, n_h, k_w = analysis.check_weights(w["W_hh"], w["W_uh"], w["W_r"], s)
     if kappa is not None and _pos_int("kappa", kappa) != k_w:
@@ -289,7 +287,7 @@ def same_spectrum(weights: Mapping[str, np.ndarray], rng: np.random.Generator) -
     :data:`EIGENVECTOR_COND` (:func:`emt.circuits.random_basis`), so the eigenvalues are kept to
     rounding. ``W_uh``, ``W_r`` (and biases) are the trained ones.
     """
-    w = _validate.rnn_weights(weights, finite=True)
+    w = elman.check_weights(weights, finite=True)
     w_hh = w["W_hh"]
     n = w_hh.shape[0]
     if w_hh.shape != (n, n):
@@ -320,7 +318,7 @@ def random_input_weights(weights: Mapping[str, np.ndarray], rng: np.random.Gener
     memory that the trained dynamics move along: ``W_hh``, ``W_r`` (and biases) stay trained,
     ``W_uh`` becomes a Gaussian matrix rescaled to the trained ``||W_uh||_F``.
     """
-    w = _validate.rnn_weights(weights, finite=True)
+    w = elman.check_weights(weights, finite=True)
     g = rng.standard_normal(w["W_uh"].shape)
     norm = np.linalg.norm(w["W_uh"])
     out = dict(w)
@@ -360,7 +358,7 @@ def null_models(
     (e.g. no wrong s fits into the hidden size) has weights and s None and its reason in
     ``error``; ValueError for bad weights or s.
     """
-    w = _validate.rnn_weights(weights, finite=True)
+    w = elman.check_weights(weights, finite=True)
     s = _pos_int("s", s)
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
         raise ValueError(f"seed must be a non-negative integer, got {seed!r}")

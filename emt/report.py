@@ -740,8 +740,7 @@ def analyze(
     (``"out"``: the directory). Raises :class:`BadInput` (before writing anything) for input that
     cannot be analysed, including an s that can neither be given nor inferred.
     """
-    from emt import analysis, circuits, nulls, tasks
-    from emt.rnn import simulate
+    from emt import analysis, circuits, elman, nulls, tasks
 
     steps = _Steps(progress)
     weights, info = _load(source, keys)
@@ -854,8 +853,10 @@ def analyze(
     def run(u):
         with np.errstate(over="ignore", invalid="ignore"):
             if nonlinearity == "linear":
-                return circuits.run_linear(analysed["W_hh"], analysed["W_uh"], analysed["W_r"], u)
-            return simulate(dict(analysed), u)
+                return elman.simulate(
+                    {k: analysed[k] for k in elman.MATRICES}, u, nonlinearity="linear"
+                )
+            return elman.simulate(analysed, u)
 
     h_pca = run(u_pca)[0]
     vm, vm_error = None, ""

@@ -36,7 +36,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from emt import _numerics, _validate
+from emt import _numerics, elman
 from emt._validate import positive_int as _positive_int
 from emt.tasks import compose_copy, linear_task_batch, repeat_copy_batch
 
@@ -476,35 +476,8 @@ class ElmanRNN(torch.nn.Module):
         return w
 
 
-def simulate(weights: dict[str, np.ndarray], u: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Run the Elman RNN of Eq. 6 in numpy (float64); chapter "Training the Elman RNN".
-
-    ``u`` has shape (T, kappa) or (batch, T, kappa). Returns ``(h, y)`` with
-    h[k] = tanh(W_hh h[k-1] + W_uh u[k] [+ b_h]), h[-1] = 0, and y[k] = W_r h[k] [+ b_r], so
-    ``h[k]`` is the paper's h(k+1) and y[k] should equal u[k mod s] on repeat copy.
-    """
-    w = _validate.rnn_weights(weights)
-    u = np.asarray(u, dtype=float)
-    kappa = w["W_uh"].shape[1]
-    if u.ndim not in (2, 3) or u.shape[-1] != kappa:
-        raise ValueError(f"u must have shape (T, {kappa}) or (batch, T, {kappa}), got {u.shape}")
-    single = u.ndim == 2
-    if single:
-        u = u[None]
-    batch, T, _ = u.shape
-    W_hh, W_uh, W_r = w["W_hh"], w["W_uh"], w["W_r"]
-    drive = u @ W_uh.T
-    if "b_h" in w:
-        drive = drive + w["b_h"]
-    h = np.zeros((batch, T, W_hh.shape[0]))
-    state = np.zeros((batch, W_hh.shape[0]))
-    for k in range(T):
-        state = np.tanh(state @ W_hh.T + drive[:, k])
-        h[:, k] = state
-    y = h @ W_r.T
-    if "b_r" in w:
-        y = y + w["b_r"]
-    return (h[0], y[0]) if single else (h, y)
+#: The numpy forward pass, re-exported: the one implementation lives in :mod:`emt.elman`.
+simulate = elman.simulate
 
 
 # --------------------------------------------------------------------------------------------
@@ -571,7 +544,7 @@ def evaluate(
     elif isinstance(net, ElmanRNN):
         weights = net.weights()
     else:
-        weights = _validate.rnn_weights(net)
+        weights = elman.check_weights(net)
     s = 16 if s is None else s
     encoding = "pm1" if encoding is None else encoding
     task = "repeat_copy" if task is None else task

@@ -16,3 +16,10 @@ def rng(request) -> np.random.Generator:
     """
     seed = getattr(request.module, "RNG_SEED", 0)
     return np.random.default_rng(seed)
+
+
+def pytest_collection_modifyitems(config, items):
+    """Every notebook run by nbval counts as slow (``make test-fast`` leaves them out)."""
+    for item in items:
+        if item.path.suffix == ".ipynb":
+            item.add_marker(pytest.mark.slow)

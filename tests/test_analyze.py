@@ -23,7 +23,6 @@ from emt.report import BadInput
 
 #: seed of the ``rng`` fixture (tests/conftest.py)
 RNG_SEED = 7
-BOOK_NET = Path("/tmp/emtcache/elman-s16-k5-h128-seed0-9a5d3028c64ca46a3048.pt")
 
 
 def circuit_weights(s: int, kappa: int, n_h: int, seed: int = 0, scale: float = 0.01) -> dict:
@@ -300,7 +299,6 @@ def test_untrained_network_needs_s(tmp_path):
 
 
 def test_biased_network(tmp_path, w8):
-    pytest.importorskip("emt.linearise")
     # a bias in the kernel of W_hh: the fixed point stays near 0 and J = D W_hh near W_hh
     kernel = np.linalg.svd(w8["W_hh"])[2][16:]  # (4, 20): W_hh has rank s*kappa = 16
     b = 0.1 * kernel.T @ np.random.default_rng(3).standard_normal(4)
@@ -376,13 +374,18 @@ def test_cli_keys_option(tmp_path, w8, capsys):
     assert "NAME=KEY" in capsys.readouterr().err
 
 
-@pytest.mark.skipif(not BOOK_NET.exists(), reason="the book's network is not cached")
+@pytest.mark.slow
 def test_book_network(tmp_path, monkeypatch):
-    """The book's network (s = 16, kappa = 5, 128 units); null models left out for speed."""
-    from emt import nulls
+    """The book's network (s = 16, kappa = 5, 128 units); null models left out for speed.
 
+    It comes from the network cache the chapters use (``$EMT_CACHE_DIR`` or ``.cache/emt``),
+    and is trained there first if missing (about a minute).
+    """
+    from emt import nulls, rnn
+
+    book_net = rnn.get_trained(rnn.TrainConfig(), progress=False).path
     monkeypatch.setattr(nulls, "null_models", lambda weights, s, seed=0: {})
-    r = report.analyze(BOOK_NET, out=tmp_path / "book", progress=False)
+    r = report.analyze(book_net, out=tmp_path / "book", progress=False)
     assert r["input"]["format"] == "emt checkpoint" and r["metrics"]["nulls"] == {}
     assert (r["s_kappa"]["s"], r["s_kappa"]["kappa"]) == (16, 5)
     assert r["verdict"]["present"] == "yes"

@@ -210,6 +210,7 @@ def test_neither_multiples_nor_divisors_fit(rng):
         assert "not inferred" in r.evidence()
 
 
+@pytest.mark.slow
 def test_trained_book_network_and_same_spectrum_null(book_net, rng):
     r = A.infer_s_kappa(book_net["W_hh"])
     check_inferred(r, 16, 5, min_conf=0.5)
@@ -220,6 +221,7 @@ def test_trained_book_network_and_same_spectrum_null(book_net, rng):
     assert null.confidence == pytest.approx(r.confidence, abs=0.02)
 
 
+@pytest.mark.slow
 def test_small_trained_network():
     """s = 5, kappa = 2, 24 hidden units: solved in about 8000 steps (half a minute if not cached)."""
     from emt.rnn import TrainConfig
@@ -238,6 +240,7 @@ def test_refuses_untrained(hidden, kappa, init, seed):
         assert r.reason.startswith("no gap")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("n", [8, 16, 32, 64, 128])
 def test_refuses_gaussian(rng, n):
     for _ in range(20):

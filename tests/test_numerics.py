@@ -71,6 +71,7 @@ def test_pin_does_nothing_where_avx2_cannot_run(monkeypatch, x86, flags):
     not (_numerics.is_x86() and {"avx2", "fma"} <= _numerics.cpu_flags()),
     reason="the pin applies to x86-64 CPUs with AVX2 only",
 )
+@pytest.mark.slow
 def test_import_emt_puts_torch_on_the_avx2_path():
     """After ``import emt`` torch's products are those of MKL's AVX2 path, bit for bit."""
     pinned = _probe({}, import_emt=True)

@@ -17,6 +17,9 @@ from pathlib import Path
 import nbformat
 import pytest
 
+#: trains networks or runs chapters: left out by `make test-fast`
+pytestmark = pytest.mark.slow
+
 ROOT = Path(__file__).resolve().parents[1]
 BOOK = ROOT / "book"
 OTHER = {"s": 8, "kappa": 3}

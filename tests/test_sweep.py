@@ -314,6 +314,7 @@ def test_analysis_value_error_in_run_network(cache, monkeypatch):
 # --------------------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_local_backend_two_workers_end_to_end(tmp_path, cache, monkeypatch):
     path = write_grid(tmp_path, "seeds = [0, 1]\n[[point]]\n[[point]]\nhidden = 10\n")
     grid = sweep.load_grid(path)
@@ -388,6 +389,7 @@ def start_sweep(tmp_path, path, out, n_jobs):
     )
 
 
+@pytest.mark.slow
 def test_killed_sweep_is_completed_by_a_rerun(tmp_path):
     path = write_grid(tmp_path, "seeds = [0, 1, 2, 3, 4, 5]\n[[point]]\n")
     out = tmp_path / "r.csv"
@@ -499,6 +501,7 @@ def test_table_that_cannot_be_resumed_is_refused(tmp_path, capsys, content, mess
     assert out.read_text() == content
 
 
+@pytest.mark.slow
 def test_sigterm_stops_the_workers_and_keeps_the_rows(tmp_path):
     path = write_grid(tmp_path, "seeds = [0, 1, 2, 3, 4, 5, 6, 7]\n[[point]]\n")
     out = tmp_path / "r.csv"

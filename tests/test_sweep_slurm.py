@@ -49,11 +49,14 @@ def _slurm_partition() -> tuple[str | None, str]:
 
 
 PARTITION, WHY_NOT = _slurm_partition()
-pytestmark = pytest.mark.skipif(
-    PARTITION is None,
-    reason=f"no Slurm cluster here ({WHY_NOT}); start one with scripts/slurm-local.sh "
-    "or run `make test-slurm`",
-)
+pytestmark = [
+    pytest.mark.slow,  # trains networks on Slurm: left out by `make test-fast`
+    pytest.mark.skipif(
+        PARTITION is None,
+        reason=f"no Slurm cluster here ({WHY_NOT}); start one with scripts/slurm-local.sh "
+        "or run `make test-slurm`",
+    ),
+]
 
 GRID = """
 description = "tiny networks for the Slurm test"

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from emt import tasks
+from emt import circuits, tasks
 
 # --- random_vectors and repeat_copy_batch (used by the training code) -------------------------
 
@@ -283,7 +283,6 @@ def test_write_inputs_identity_for_repeat_copy(rng):
 
 
 def test_driven_sequence_matches_linear_circuit(rng):
-    circuits = pytest.importorskip("emt.circuits")
     F = tasks.signed_permutation(4, 3, [1, 2, 0], [2, 4, 1], [1, -1, 1])
     s, kappa = tasks.task_shape(F)
     basis = circuits.random_basis(s * kappa + 4, s * kappa, rng)

@@ -18,7 +18,12 @@ import json
 import math
 from pathlib import Path
 
+import pytest
+
 from emt import sweep
+
+#: trains networks or runs chapters: left out by `make test-fast`
+pytestmark = pytest.mark.slow
 
 REPO = Path(__file__).resolve().parents[1]
 DATA = REPO / "book" / "data"
