@@ -1,4 +1,6 @@
-"""Which floating-point path torch's matrix products take, and pinning it (chapter "Training").
+"""Which floating-point path torch's matrix products take, and pinning it.
+
+Chapter "Training the Elman RNN", section ``sec-tr-portable``.
 
 torch on x86-64 multiplies matrices with Intel's MKL, which picks its kernels by the CPU it runs
 on: AVX-512 kernels on a CPU that has them, AVX2 kernels on most others. The two round
@@ -49,7 +51,7 @@ def is_x86() -> bool:
 def pin_mkl_branch(environ: MutableMapping[str, str] | None = None) -> str:
     """Set ``MKL_CBWR`` to :data:`PINNED_BRANCH` where that is possible; return the setting in force.
 
-    Chapter "Training the Elman RNN", section on portable numerics. Leaves an existing
+    Chapter "Training the Elman RNN", section ``sec-tr-portable``. Leaves an existing
     ``MKL_CBWR`` alone (the user's choice wins) and does nothing off x86-64 or on a CPU without
     AVX2 (there MKL could not take the AVX2 path; the result is then ``""``, MKL chooses).
     """

@@ -53,7 +53,8 @@ def random_vectors(
 def repeat_copy_batch(
     batch: int, s: int, kappa: int, n_out: int, rng: np.random.Generator, values: str = "pm1"
 ) -> tuple[np.ndarray, np.ndarray]:
-    """A batch of repeat-copy sequences (chapters "Linear repeat copy" and "Training"; paper Eq. 5, 12).
+    """A batch of repeat-copy sequences (chapters "Linear repeat copy" and
+    "Training the Elman RNN"; paper Eq. 5, 12).
 
     Returns ``(u, y)``, both of shape ``(batch, s + n_out, kappa)``: ``u[:, :s]`` holds
     the s input vectors and ``u[:, s:]`` is zero; ``y[:, k] = u[:, k mod s]``.
@@ -300,7 +301,7 @@ def linear_task_batch(
 ) -> tuple[np.ndarray, np.ndarray]:
     """A seedable batch ``(u, y)`` of any linear task, in the format of :func:`repeat_copy_batch`.
 
-    Chapters "Any linear function of the history" and "Training" (paper Eq. 5). Both arrays have
+    Chapters "Any linear function of the history" and "Training the Elman RNN" (paper Eq. 5). Both arrays have
     shape ``(batch, s + n_out, kappa)``. The s inputs ``x`` are drawn by :func:`random_vectors`
     (same random stream as :func:`repeat_copy_batch`); the targets echo them in the input phase,
     ``y[:, :s] = x``, and continue them by the task afterwards,
@@ -410,7 +411,7 @@ def text_bitmap(text: str, kappa: int = FONT_HEIGHT) -> np.ndarray:
 def to_pm1(bits) -> np.ndarray:
     """Map bits {0, 1} to {-1, +1} (``2 b - 1``), the encoding of the training chapter.
 
-    Chapters "Training" and the analysis of the trained network (the "3141" input of Fig. 3C).
+    Chapters "Training the Elman RNN" and "Reading the trained network" (the "3141" input of Fig. 3C).
     Raises ValueError if an entry is not 0 or 1.
     """
     b = np.asarray(bits, dtype=float)
