@@ -253,30 +253,12 @@ def _read_file(path: Path) -> tuple[dict, str, dict[str, Any]]:
             return dict(load_file(str(path))), "safetensors", {}
         except Exception as exc:
             raise BadInput(f"{path}: cannot be read as safetensors ({exc})") from None
-    import pickle
-
-    import torch
+    from emt import _io
 
     try:
-        payload = torch.load(path, map_location="cpu", weights_only=True)
-    except (pickle.UnpicklingError, RuntimeError, EOFError, OSError, ValueError) as exc:
-        lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip()]
-        detail = next((ln for ln in lines if "WeightsUnpickler error" in ln), "")
-        detail = detail or (lines[0] if lines else type(exc).__name__)
-        hint = ""
-        if "WeightsUnpickler" in str(exc) or "weights_only" in str(exc):
-            hint = (
-                "; the file holds objects other than tensors (a pickled module or code), which "
-                "are not loaded: save model.state_dict() instead"
-            )
-        raise BadInput(
-            f"{path}: cannot be read as a torch checkpoint ({type(exc).__name__}: "
-            f"{detail[:300]}){hint}"
-        ) from None
-    except Exception as exc:  # anything else torch or pickle raises on a broken file
-        raise BadInput(
-            f"{path}: cannot be read as a torch checkpoint ({type(exc).__name__}: {str(exc)[:300]})"
-        ) from None
+        payload = _io.load_torch(path)
+    except _io.UnreadableFile as exc:
+        raise BadInput(f"{path}: cannot be read as a torch checkpoint ({exc})") from None
     flat, kind, hints = _state_dict(payload)
     return flat, kind, hints
 

@@ -26,7 +26,6 @@ import hashlib
 import json
 import math
 import os
-import tempfile
 import time
 import warnings
 from dataclasses import dataclass
@@ -36,7 +35,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from emt import _numerics, elman
+from emt import _io, _numerics, elman
 from emt._validate import positive_int as _positive_int
 from emt.tasks import compose_copy, linear_task_batch, repeat_copy_batch
 
@@ -654,12 +653,7 @@ class Trained:
 
 
 def _progress_bar(total: int, enabled: bool):
-    with warnings.catch_warnings():
-        warnings.simplefilter(
-            "ignore"
-        )  # tqdm.auto warns when ipywidgets is missing, then uses text
-        from tqdm.auto import tqdm
-    return tqdm(total=total, disable=not enabled, mininterval=1.0, unit="step", desc="training")
+    return _io.progress_bar(total, enabled, mininterval=1.0, unit="step", desc="training")
 
 
 def train(config: TrainConfig = TrainConfig(), progress: bool = True) -> Trained:
@@ -826,17 +820,7 @@ def _save(trained: Trained, path: Path) -> None:
         "history": trained.history,
         "meta": trained.meta,
     }
-    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            torch.save(payload, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    _io.atomic_write(path, lambda f: torch.save(payload, f))
 
 
 def _load(path: Path, config: TrainConfig) -> Trained | None:
@@ -853,15 +837,9 @@ def _load(path: Path, config: TrainConfig) -> Trained | None:
         )
 
     try:
-        payload = torch.load(path, map_location="cpu", weights_only=True)
-    except (
-        Exception
-    ) as exc:  # truncated, corrupt, not a torch file, or objects weights_only refuses
-        lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip()]
-        detail = next(
-            (ln for ln in lines if "WeightsUnpickler error" in ln), lines[0] if lines else ""
-        )
-        reject(f"cannot be read ({type(exc).__name__}: {detail[:300]})")
+        payload = _io.load_torch(path)
+    except _io.UnreadableFile as exc:  # truncated, corrupt, not a torch file, foreign objects
+        reject(f"cannot be read ({exc})")
         return None
     if (
         not isinstance(payload, dict)

@@ -78,7 +78,6 @@ import shutil
 import socket
 import subprocess
 import sys
-import tempfile
 import time
 import traceback
 import warnings
@@ -95,7 +94,7 @@ try:
 except ModuleNotFoundError:  # Python 3.10
     import tomli as tomllib
 
-from emt import _numerics, analysis, nulls
+from emt import _io, _numerics, analysis, nulls
 from emt.rnn import (
     CriterionWarning,
     TrainConfig,
@@ -564,26 +563,7 @@ def write_table_atomic(df, path: str | os.PathLike) -> None:
 
     A reader (or a crash) never sees a half-written table: either the old file or the new one.
     """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        mode = path.stat().st_mode & 0o777
-    except FileNotFoundError:
-        umask = os.umask(0)
-        os.umask(umask)
-        mode = 0o666 & ~umask
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        os.fchmod(fd, mode)  # mkstemp makes the file private; give it the table's usual mode
-        with os.fdopen(fd, "w", newline="") as f:
-            df.to_csv(f, index=False)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
+    _io.atomic_write(path, lambda f: df.to_csv(f, index=False), text=True)
 
 
 @contextlib.contextmanager
@@ -944,9 +924,6 @@ def run_sweep(
 
 
 def _sweep_bar(total: int, initial: int, enabled: bool):
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # tqdm.auto warns when ipywidgets is missing
-        from tqdm.auto import tqdm
-    return tqdm(
-        total=total, initial=initial, disable=not enabled, unit="net", desc="sweep", file=sys.stderr
+    return _io.progress_bar(
+        total, enabled, initial=initial, unit="net", desc="sweep", file=sys.stderr
     )
