@@ -49,7 +49,7 @@ THROUGHPUT_TARGET = 150.0  # networks per hour with 2 workers
 SPEEDUP_TARGET = 1.7
 
 
-def _load() -> str:
+def _load_average() -> str:
     try:
         one, five, fifteen = os.getloadavg()
         return f"load average {one:.2f} {five:.2f} {fifteen:.2f} on {os.cpu_count()} cores"
@@ -96,7 +96,7 @@ def bench_seeds(base: TrainConfig, seeds: list[int]) -> list[dict]:
     for seed in seeds:
         r = run_one(dataclasses.replace(base, seed=seed))
         rows.append(r)
-        print(_row(r), f"  ({_load()})", flush=True)
+        print(_row(r), f"  ({_load_average()})", flush=True)
     walls = [r["wall"] for r in rows]
     med, mx = statistics.median(walls), max(walls)
     print(
@@ -132,7 +132,7 @@ def hidden_search(
         if rows_out is not None:
             rows_out.extend(rows)
         for r in rows:
-            print(_row(r), f"  ({_load()})", flush=True)
+            print(_row(r), f"  ({_load_average()})", flush=True)
         if all(r["criterion"] for r in rows):
             smallest = hidden
         else:
@@ -183,7 +183,7 @@ def sweep_throughput(n_networks: int = 6, workers: tuple[int, ...] = (1, 2)) -> 
         print(
             f"workers {n_jobs}: {row['networks']} networks ({row['solved']} solved) in "
             f"{wall:.0f} s = {row['per_hour']:.0f} networks/hour; median per network: training "
-            f"{row['median_train']:.1f} s, whole job {row['median_job']:.1f} s; {_load()}",
+            f"{row['median_train']:.1f} s, whole job {row['median_job']:.1f} s; {_load_average()}",
             flush=True,
         )
     by = {r["workers"]: r for r in rows}
@@ -232,11 +232,11 @@ def main(argv: list[str] | None = None) -> None:
     if a.throughput:
         print(
             f"emt.bench --throughput: torch {torch.__version__}, python "
-            f"{platform.python_version()}, {platform.machine()}, {os.cpu_count()} cores; {_load()}"
+            f"{platform.python_version()}, {platform.machine()}, {os.cpu_count()} cores; {_load_average()}"
         )
         start = time.perf_counter()
         sweep_throughput(a.throughput_networks)
-        print(f"total {time.perf_counter() - start:.0f} s; {_load()}")
+        print(f"total {time.perf_counter() - start:.0f} s; {_load_average()}")
         return
     changes = {"hidden": a.hidden}
     if a.threads is not None:
@@ -246,7 +246,7 @@ def main(argv: list[str] | None = None) -> None:
     base = dataclasses.replace(TrainConfig(), **changes)
     print(
         f"emt.bench: torch {torch.__version__}, python {platform.python_version()}, {platform.machine()}, "
-        f"threads {base.threads}; MKL path {_numerics.mkl_branch() or 'chosen by MKL'}; {_load()}"
+        f"threads {base.threads}; MKL path {_numerics.mkl_branch() or 'chosen by MKL'}; {_load_average()}"
     )
     print(f"recipe: {base}")
     start = time.perf_counter()
@@ -258,7 +258,7 @@ def main(argv: list[str] | None = None) -> None:
         smallest = hidden_search(base, a.sizes, seeds, rows)
         if a.out:
             _write(a.out, argv, base, a.sizes, seeds, smallest, rows)
-    print(f"total {time.perf_counter() - start:.0f} s; {_load()}")
+    print(f"total {time.perf_counter() - start:.0f} s; {_load_average()}")
 
 
 def _write(
@@ -280,7 +280,7 @@ def _write(
             "machine": platform.machine(),
             "processor": platform.processor(),
             "cpu_count": os.cpu_count(),
-            "load": _load(),
+            "load": _load_average(),
         },
         "base_recipe": base.as_dict(),  # rows set hidden and seed
         "sizes": sizes,

@@ -23,8 +23,6 @@ from scipy.optimize import linear_sum_assignment
 #: A matrix is treated as rank deficient (or singular) when sigma_min <= RCOND * sigma_max.
 RCOND = 1e-10
 
-_CHAPTER = 'Chapter "Topological conjugacy and the isospectral continuum" (book/conjugacy.md)'
-
 
 # --------------------------------------------------------------------------- argument checks
 def _as_square(W, name: str = "W", allow_complex: bool = False) -> np.ndarray:

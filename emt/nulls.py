@@ -413,9 +413,3 @@ def compare(
         if progress is not None:
             progress(name)
     return out
-    for name, (w, s_null, error) in null_models(weights, s, seed).items():
-        if w is None:
-            out[name] = {**{key: math.nan for key in METRIC_KEYS}, "error": error}
-        else:
-            out[name] = network_metrics(w, s_null, seed=seed, nonlinearity=nonlinearity)
-    return out

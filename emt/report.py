@@ -442,7 +442,7 @@ def _weights_from_flat(
     return out, used
 
 
-def _load(source, keys=None) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+def _read_network(source, keys=None) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
     """:func:`load_weights` with a description of what was read."""
     keys = _check_keys_map(keys)
     if isinstance(source, Mapping):
@@ -487,7 +487,7 @@ def load_weights(path, keys=None) -> dict[str, np.ndarray]:
     in the checkpoint, shapes that do not fit, non-finite entries, ambiguous keys (the message
     lists the candidates).
     """
-    return _load(path, keys)[0]
+    return _read_network(path, keys)[0]
 
 
 # ============================================================================ analysis
@@ -725,7 +725,7 @@ def analyze(
     from emt import analysis, circuits, elman, nulls, tasks
 
     steps = _Steps(progress)
-    weights, info = _load(source, keys)
+    weights, info = _read_network(source, keys)
     n_h, kappa_w = weights["W_uh"].shape
     s_given, a = _check_options(s, kappa, alpha, n_h, kappa_w)
     out = _prepare_out(out if out is not None else _default_out(source))

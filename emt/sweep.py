@@ -355,13 +355,13 @@ def load_grid(path: str | os.PathLike) -> Grid:
 # --------------------------------------------------------------------------------------------
 
 
-def _jsonable(value: Any) -> Any:
+def _config_cell(value: Any) -> Any:
     return json.dumps(list(value)) if isinstance(value, (tuple, list)) else value
 
 
 def config_columns(config: TrainConfig) -> dict[str, Any]:
     """The configuration's fields as table cells (sequences become JSON lists)."""
-    return {k: _jsonable(v) for k, v in config.as_dict(full=True).items()}
+    return {k: _config_cell(v) for k, v in config.as_dict(full=True).items()}
 
 
 def config_from_row(row: Mapping[str, Any]) -> TrainConfig:
