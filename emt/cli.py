@@ -18,6 +18,7 @@ import argparse
 import signal
 import sys
 import threading
+import time
 from collections.abc import Sequence
 
 
@@ -215,6 +216,16 @@ def _sweep(args: argparse.Namespace) -> int:
     return 0
 
 
+def _progress_lines(prefix: str):
+    """A progress callback that prints each line on stderr with the seconds since it was made."""
+    t0 = time.perf_counter()
+
+    def say(line: str) -> None:
+        print(f"{prefix}: {line} ({time.perf_counter() - t0:.0f} s)", file=sys.stderr, flush=True)
+
+    return say
+
+
 def _analyze(args: argparse.Namespace) -> int:
     from emt import report
 
@@ -226,7 +237,7 @@ def _analyze(args: argparse.Namespace) -> int:
             alpha=args.alpha,
             keys=report.parse_keys(args.keys),
             out=args.out,
-            progress=not args.no_progress,
+            progress=False if args.no_progress else _progress_lines("emt analyze"),
         )
     except report.BadInput as exc:
         print(f"emt analyze: error: {exc}", file=sys.stderr)

@@ -32,6 +32,7 @@ from __future__ import annotations
 import datetime as _dt
 import hashlib
 import json
+import logging
 import math
 import os
 import platform
@@ -39,9 +40,9 @@ import re
 import shutil
 import sys
 import tempfile
-import time
 import zipfile
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -527,22 +528,6 @@ def _sk_dict(inf) -> dict:
     return {f: getattr(inf, f) for f in fields}
 
 
-class _Steps:
-    """Progress as step lines on stderr: ``emt analyze: what (elapsed)``."""
-
-    def __init__(self, enabled: bool) -> None:
-        self.enabled, self.t0 = enabled, time.perf_counter()
-
-    def __call__(self, what: str) -> None:
-        if self.enabled:
-            dt = time.perf_counter() - self.t0
-            print(
-                f"emt analyze: {what} ({dt:.0f} s)",
-                file=sys.stderr,
-                flush=True,
-            )
-
-
 def _probe_input(s: int, kappa: int) -> tuple[np.ndarray, np.ndarray, str]:
     """The input of Figure 3D: "3141" for s = 16, kappa = 5, else a seeded random +-1 sequence."""
     from emt import nulls, tasks
@@ -693,6 +678,324 @@ def _prepare_out(out) -> Path:
     return out
 
 
+# ------------------------------------------------------------------ emt analyze, stage by stage
+#
+# load_stage -> choose_stage -> measure_stage -> nulls_stage -> render_stage; :func:`analyze`
+# runs them in turn. Each stage reports progress through ``say`` (a callable taking one line;
+# the CLI prints it) and raises BadInput for input that cannot be analysed.
+
+Say = Callable[[str], None]
+
+
+def _reporter(progress) -> Say:
+    """``progress``: a callable (used as it is), True (lines to the ``emt.report`` logger) or False."""
+    if callable(progress):
+        return progress
+    if progress:
+        log = logging.getLogger("emt.report")
+        return lambda line: log.info("%s", line)
+    return lambda line: None
+
+
+@dataclass
+class Input:
+    """Stage 1 (:func:`load_stage`): the weights read and checked, and the options."""
+
+    weights: dict[str, np.ndarray]
+    info: dict[str, Any]
+    n_h: int
+    kappa: int
+    has_bias: bool
+    hint_s: int | None  # the s an emt checkpoint stores, where it fits
+    seed: int
+    s_given: int | None
+    alpha: float
+    out: Path
+
+
+def load_stage(source, *, s=None, kappa=None, alpha=0.5, keys=None, out=None) -> Input:
+    """Read ``source`` (:func:`load_weights`' formats, or a weights dict) and check the options."""
+    weights, info = _read_network(source, keys)
+    n_h, kappa_w = weights["W_uh"].shape
+    s_given, a = _check_options(s, kappa, alpha, n_h, kappa_w)
+    out = _prepare_out(out if out is not None else _default_out(source))
+    checkpoint = info["format"] == "emt checkpoint"
+    hint_s = info["hints"].get("s") if checkpoint else None
+    hint_s = int(hint_s) if isinstance(hint_s, int) and hint_s * kappa_w <= n_h else None
+    seed = info["hints"].get("seed", 0) if checkpoint else 0
+    seed = int(seed) if isinstance(seed, int) and seed >= 0 else 0
+    has_bias = "b_h" in weights and bool(np.any(weights["b_h"] != 0))
+    return Input(weights, info, n_h, kappa_w, has_bias, hint_s, seed, s_given, a, out)
+
+
+@dataclass
+class Choice:
+    """Stage 2 (:func:`choose_stage`): what is analysed, with which s, and why."""
+
+    analysed: dict[str, np.ndarray]  # W_hh, W_uh, W_r (the linearised triple for a biased net)
+    nonlinearity: str  # of the probe runs: "tanh", or "linear" for the linearised system
+    lin_info: dict[str, Any] | None
+    s: int
+    s_source: str  # "given", "inferred" or "checkpoint"
+    inference: Any  # the emt.analysis.infer_s_kappa result the report quotes
+
+
+def _infer(inp: Input, w_hh):
+    """(inference, usable): the s of W_hh's spectrum, usable if not refused and kappa matches."""
+    from emt import analysis
+
+    inf = analysis.infer_s_kappa(w_hh)
+    if inf.kappa is not None and inf.kappa != inp.kappa:
+        return inf, False
+    return inf, not inf.refused
+
+
+def _linearisation(inp: Input, say: Say):
+    """Paper App. C: the network linearised at its best point; returns (lin, its info, inferences)."""
+    from emt import linearise as lin_mod
+    from emt import nulls, tasks
+
+    w = inp.weights
+
+    def linearise(s_in: int):
+        rng = np.random.default_rng([nulls.PROBE_SEED, inp.seed, 1])
+        u, _ = tasks.repeat_copy_batch(32, s_in, inp.kappa, 3 * s_in, rng)
+        try:
+            return lin_mod.linearise(w["W_hh"], w["W_uh"], w["b_h"], u, W_r=w["W_r"], seed=inp.seed)
+        except ValueError as exc:
+            raise BadInput(f"the network cannot be linearised: {exc}") from None
+
+    inferences = []
+    if inp.s_given is not None:
+        s0, s0_source = inp.s_given, "given"
+    elif inp.hint_s is not None:
+        s0, s0_source = inp.hint_s, "checkpoint"
+    else:
+        inf0, ok0 = _infer(inp, w["W_hh"])
+        s0, s0_source = (inf0.s, "W_hh") if ok0 else (max(1, inp.n_h // (4 * inp.kappa)), "guess")
+    say(f"linearising around a fixed or operating point (inputs with s = {s0})")
+    lin = linearise(s0)
+    if inp.s_given is None:
+        inf, ok = _infer(inp, lin.J)
+        inferences.append(inf)
+        if ok and inf.s != s0:
+            say(f"linearising again with the inferred s = {inf.s}")
+            lin = linearise(inf.s)
+            s0, s0_source = inf.s, "inferred"
+        else:
+            say("linearisation kept")
+    else:
+        say("linearisation done")
+    info = {
+        "kind": lin.kind,
+        "one_step_error": lin.one_step_error,
+        "h0_rms": float(np.sqrt(np.mean(lin.h0**2))),
+        "offset_max": float(np.max(np.abs(lin.c))),
+        "n_fixed_points": len(lin.fixed_points),
+        "candidates": lin.candidates,
+        "diagnostics": lin.diagnostics,
+        "input_s": s0,
+        "input_s_source": s0_source,
+        "h0": lin.h0,
+    }
+    return lin, info, inferences
+
+
+def choose_stage(inp: Input, say: Say) -> Choice:
+    """What to analyse (W_hh itself, or the linearisation of a biased network) and s."""
+    from emt import analysis
+
+    if inp.has_bias:
+        lin, lin_info, inferences = _linearisation(inp, say)
+        analysed, nonlinearity = lin.weights(), "linear"
+    else:
+        say("no hidden bias: W_hh, W_uh, W_r are analysed directly")
+        analysed = {k: inp.weights[k] for k in ("W_hh", "W_uh", "W_r")}
+        lin_info, inferences, nonlinearity = None, [], "tanh"
+    inf = inferences[-1] if inferences else analysis.infer_s_kappa(analysed["W_hh"])
+    if inp.s_given is not None:
+        s_used, s_source = inp.s_given, "given"
+    elif not inf.refused and inf.kappa == inp.kappa:
+        s_used, s_source = int(inf.s), "inferred"
+    elif inp.hint_s is not None:
+        s_used, s_source = inp.hint_s, "checkpoint"
+    else:
+        why = inf.evidence()
+        if not inf.refused:
+            why = f"inferred kappa = {inf.kappa} does not match W_uh's {inp.kappa} columns\n{why}"
+        raise BadInput(
+            f"s could not be inferred from the spectrum of "
+            f"{'the Jacobian' if inp.has_bias else 'W_hh'}; pass --s S.\n{why}"
+        )
+    say(f"s = {s_used} ({s_source}), kappa = {inp.kappa}")
+    return Choice(analysed, nonlinearity, lin_info, s_used, s_source, inf)
+
+
+@dataclass
+class Measured:
+    """Stage 3 (:func:`measure_stage`): Algorithm 1 at the user's alpha and the probe run."""
+
+    phi: np.ndarray
+    vm: Any  # emt.analysis.VariableMemories, or None where Algorithm 1 could not run
+    alg1: dict[str, Any]
+    threshold: float  # the modulus threshold the metrics use
+    probe: dict[str, Any]
+    contents: np.ndarray | None
+    decoding: Any
+    spectrum: Any  # emt.analysis.spectrum_report of the analysed W_hh
+
+
+def _run(choice: Choice, u):
+    from emt import elman
+
+    with np.errstate(over="ignore", invalid="ignore"):
+        if choice.nonlinearity == "linear":
+            w = {k: choice.analysed[k] for k in elman.MATRICES}
+            return elman.simulate(w, u, nonlinearity="linear")
+        return elman.simulate(choice.analysed, u)
+
+
+def _algorithm1(inp: Input, choice: Choice, phi):
+    """Algorithm 1 at the user's alpha (select="auto"): (vm or None, its summary, threshold)."""
+    from emt import analysis, nulls, tasks
+
+    s, w = choice.s, choice.analysed
+    rng = np.random.default_rng([nulls.PROBE_SEED, inp.seed])
+    u_pca, _ = tasks.repeat_copy_batch(
+        nulls.PCA_SEQUENCES, s, inp.kappa, nulls.PCA_PERIODS * s, rng
+    )
+    h_pca = _run(choice, u_pca)[0]
+    vm, vm_error = None, ""
+    try:
+        vm = analysis.variable_memories(
+            w["W_hh"], w["W_uh"], w["W_r"], s, alpha=inp.alpha,
+            hidden_states=h_pca if np.all(np.isfinite(h_pca)) else None, select="auto",
+        )  # fmt: skip
+    except ValueError as exc:
+        vm_error = str(exc)
+    threshold = nulls.THRESHOLD
+    if vm is not None and vm.diagnostics.select == "top":
+        threshold = float(vm.diagnostics.cutoff)
+    alg1: dict[str, Any] = {
+        "alpha": inp.alpha, "error": vm_error, "threshold_for_metrics": threshold
+    }  # fmt: skip
+    if vm is not None:
+        d = vm.diagnostics
+        alg1.update(
+            select=d.select, n_above_threshold=d.n_above_threshold, n_kept=d.n_kept,
+            cutoff=d.cutoff, gap=d.gap, psi_condition=d.psi_condition,
+            basis_condition=d.basis_condition, warnings=list(d.warnings), n_pca=vm.n_pca,
+            block_report={k: v for k, v in analysis.block_report(vm, phi).items()
+                          if np.ndim(v) == 0},
+        )  # fmt: skip
+    return vm, alg1, threshold
+
+
+def measure_stage(inp: Input, choice: Choice) -> Measured:
+    """Algorithm 1 at the user's alpha, the probe of Figure 3D, and the spectrum (Figure 3B)."""
+    from emt import analysis, circuits
+
+    s = choice.s
+    phi = circuits.repeat_copy_phi(s, inp.kappa)
+    vm, alg1, threshold = _algorithm1(inp, choice, phi)
+    u_probe, x_probe, probe_name = _probe_input(s, inp.kappa)
+    h_probe, y_probe = _run(choice, u_probe)
+    probe: dict[str, Any] = {"input": probe_name, "steps": int(u_probe.shape[0])}
+    contents = decoding = None
+    if vm is not None and np.all(np.isfinite(h_probe)):
+        contents = vm.contents(h_probe)
+        decoding = analysis.decode_memories(contents, x_probe)
+        target = x_probe[np.arange(u_probe.shape[0]) % s]
+        probe.update(
+            bit_accuracy=decoding.bit_accuracy,
+            all_signs_ok=decoding.all_signs_ok,
+            min_cosine=decoding.min_cosine,
+            output_sign_accuracy=float(np.mean(np.sign(y_probe) == target)),
+        )
+    spectrum = analysis.spectrum_report(choice.analysed["W_hh"], s, s * inp.kappa)
+    return Measured(phi, vm, alg1, threshold, probe, contents, decoding, spectrum)
+
+
+def nulls_stage(inp: Input, choice: Choice, measured: Measured, say: Say):
+    """Every metric of the network and of its null models (:func:`emt.nulls.compare`); verdict."""
+    from emt import nulls
+
+    n_models = 1 + len(nulls.NULL_MODELS)
+    say(f"measuring the network and {n_models - 1} null models ...")
+    done = iter(range(1, n_models + 1))
+    try:
+        metrics = nulls.compare(
+            choice.analysed, choice.s, inp.seed, nonlinearity=choice.nonlinearity,
+            threshold=measured.threshold,
+            progress=lambda name: say(f"  {next(done)}/{n_models} {name}"),
+        )  # fmt: skip
+    except ValueError as exc:
+        raise BadInput(f"the metrics cannot be computed: {exc}") from None
+    say("metrics measured")
+    return metrics, verdict(metrics, choice.s)
+
+
+def _report_dict(inp: Input, choice: Choice, m: Measured, metrics, verdict_, figs) -> dict:
+    w, spec, n_mem = inp.weights, m.spectrum, choice.s * inp.kappa
+    inf = choice.inference
+    return {
+        "report_format": REPORT_FORMAT,
+        "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "input": {
+            **inp.info, "n_h": inp.n_h, "kappa": inp.kappa, "has_hidden_bias": inp.has_bias,
+            "hidden_bias_norm": float(np.linalg.norm(w.get("b_h", np.zeros(1)))),
+            "readout_bias_norm": float(np.linalg.norm(w.get("b_r", np.zeros(1)))),
+            "nonlinearity": "tanh (assumed: it cannot be read from the weights)",
+        },
+        "s_kappa": {
+            "s": choice.s, "kappa": inp.kappa, "source": choice.s_source,
+            "confidence": inf.confidence if choice.s_source == "inferred" else None,
+            "evidence": inf.evidence(), "inference": _sk_dict(inf), "checkpoint_s": inp.hint_s,
+        },
+        "linearisation": choice.lin_info,
+        "analysed": "linearised triple (J, B, W_r)" if inp.has_bias else "W_hh, W_uh, W_r",
+        "probe_dynamics": choice.nonlinearity,
+        "seed": inp.seed,
+        "algorithm1": m.alg1,
+        "spectrum": {
+            "counts": spec.counts, "mean_angular_error_deg": spec.mean_angular_error_deg,
+            "max_angular_error_deg": spec.max_angular_error_deg, "gap": spec.gap,
+            "largest_moduli": np.abs(spec.eigenvalues[: n_mem + 5]),
+        },
+        "probe": m.probe,
+        "metrics": {"network": metrics["trained"],
+                    "nulls": {k: v for k, v in metrics.items() if k != "trained"}},
+        "verdict": verdict_,
+        "figures": {k: FIGURES[k] for k in figs},
+        "versions": _versions(),
+    }  # fmt: skip
+
+
+def render_stage(inp: Input, choice: Choice, measured: Measured, metrics, verdict_) -> dict:
+    """Figures 3A, 3B, 3D, report.json and report.md, written atomically into ``inp.out``."""
+    import matplotlib.pyplot as plt
+
+    from emt.plotting import analysis as plots
+
+    s, kappa, m = choice.s, inp.kappa, measured
+    spec, figs = m.spectrum, {}
+    try:
+        figs["3B"] = plots.spectrum(
+            spec.eigenvalues, np.linalg.eigvals(m.phi), s, spec.counts, s * kappa
+        )
+        if m.vm is not None:
+            figs["3A"] = plots.basis_matrix(m.vm.phi_learned, m.phi, s, kappa)
+        if m.contents is not None:
+            figs["3D"] = plots.memory_states(m.contents, s, kappa, m.decoding.slots, mu=1)
+        report = _jsonable(_report_dict(inp, choice, m, metrics, verdict_, figs))
+        _write(inp.out, report, _markdown(report), figs)
+    finally:
+        for f in figs.values():
+            plt.close(f)
+    report["out"] = str(inp.out)
+    return report
+
+
 def analyze(
     source,
     *,
@@ -701,7 +1004,7 @@ def analyze(
     alpha: float = 0.5,
     keys=None,
     out=None,
-    progress: bool = True,
+    progress: bool | Say = True,
 ) -> dict:
     """Analyse a user's Elman RNN: s and kappa, Algorithm 1, every Figure 3 metric and its nulls.
 
@@ -714,261 +1017,31 @@ def analyze(
     with a non-zero hidden bias is linearised (:func:`emt.linearise.linearise`, App. C) and the
     bias-free triple ``(J, B, W_r)`` is analysed, with probe runs of the linear system.
 
+    The stages, each a function of this module: :func:`load_stage` (read and check),
+    :func:`choose_stage` (what is analysed, and s), :func:`measure_stage` (Algorithm 1, the
+    probe, the spectrum), :func:`nulls_stage` (every metric beside its null models, the
+    verdict) and :func:`render_stage` (figures and files).
+
     Writes into ``out`` (default ``emt-report-<file stem>``; ``None`` with a dict source:
     ``emt-report-weights``) atomically: the directory is built beside it and renamed, so a failure
     leaves nothing half-written; an existing report directory is replaced, anything else there is
     refused. Files: ``report.json`` (:func:`analyze`'s return value), ``report.md`` and the PNGs
-    of :data:`FIGURES`. ``progress`` prints step lines on stderr. Returns the report as a dict
-    (``"out"``: the directory). Raises :class:`BadInput` (before writing anything) for input that
-    cannot be analysed, including an s that can neither be given nor inferred.
+    of :data:`FIGURES`. ``progress``: a callable that receives one line per step (the CLI prints
+    them), True to send the lines to the ``emt.report`` logger, False for none. Returns the
+    report as a dict (``"out"``: the directory). Raises :class:`BadInput` (before writing
+    anything) for input that cannot be analysed, including an s that can neither be given nor
+    inferred.
     """
-    from emt import analysis, circuits, elman, nulls, tasks
-
-    steps = _Steps(progress)
-    weights, info = _read_network(source, keys)
-    n_h, kappa_w = weights["W_uh"].shape
-    s_given, a = _check_options(s, kappa, alpha, n_h, kappa_w)
-    out = _prepare_out(out if out is not None else _default_out(source))
-    has_bias = "b_h" in weights and bool(np.any(weights["b_h"] != 0))
-    steps(
-        f"loaded {info['path'] or 'weights dict'} ({info['format']}): N_h = {n_h}, "
-        f"kappa = {kappa_w}, {'hidden bias' if has_bias else 'no hidden bias'}"
+    say = _reporter(progress)
+    inp = load_stage(source, s=s, kappa=kappa, alpha=alpha, keys=keys, out=out)
+    say(
+        f"loaded {inp.info['path'] or 'weights dict'} ({inp.info['format']}): N_h = {inp.n_h}, "
+        f"kappa = {inp.kappa}, {'hidden bias' if inp.has_bias else 'no hidden bias'}"
     )
-    hint_s = info["hints"].get("s") if info["format"] == "emt checkpoint" else None
-    hint_s = int(hint_s) if isinstance(hint_s, int) and hint_s * kappa_w <= n_h else None
-    seed = info["hints"].get("seed", 0) if info["format"] == "emt checkpoint" else 0
-    seed = int(seed) if isinstance(seed, int) and seed >= 0 else 0
-
-    def infer(w_hh):
-        inf = analysis.infer_s_kappa(w_hh)
-        if inf.kappa is not None and inf.kappa != kappa_w:
-            return inf, False
-        return inf, not inf.refused
-
-    # the linearisation (App. C) and s
-    lin_info = None
-    base = {k: weights[k] for k in ("W_hh", "W_uh", "W_r")}
-    inferences = []
-    if has_bias:
-        from emt import linearise as lin_mod
-
-        def linearise(s_in: int):
-            rng = np.random.default_rng([nulls.PROBE_SEED, seed, 1])
-            u, _ = tasks.repeat_copy_batch(32, s_in, kappa_w, 3 * s_in, rng)
-            try:
-                return lin_mod.linearise(
-                    weights["W_hh"], weights["W_uh"], weights["b_h"], u, W_r=weights["W_r"],
-                    seed=seed,
-                )  # fmt: skip
-            except ValueError as exc:
-                raise BadInput(f"the network cannot be linearised: {exc}") from None
-
-        if s_given is not None:
-            s0, s0_source = s_given, "given"
-        elif hint_s is not None:
-            s0, s0_source = hint_s, "checkpoint"
-        else:
-            inf0, ok0 = infer(weights["W_hh"])
-            s0, s0_source = (inf0.s, "W_hh") if ok0 else (max(1, n_h // (4 * kappa_w)), "guess")
-        steps(f"linearising around a fixed or operating point (inputs with s = {s0})")
-        lin = linearise(s0)
-        if s_given is None:
-            inf, ok = infer(lin.J)
-            inferences.append(inf)
-            if ok and inf.s != s0:
-                steps(f"linearising again with the inferred s = {inf.s}")
-                lin = linearise(inf.s)
-                s0, s0_source = inf.s, "inferred"
-            else:
-                steps("linearisation kept")
-        else:
-            steps("linearisation done")
-        analysed = lin.weights()
-        lin_info = {
-            "kind": lin.kind,
-            "one_step_error": lin.one_step_error,
-            "h0_rms": float(np.sqrt(np.mean(lin.h0**2))),
-            "offset_max": float(np.max(np.abs(lin.c))),
-            "n_fixed_points": len(lin.fixed_points),
-            "candidates": lin.candidates,
-            "diagnostics": lin.diagnostics,
-            "input_s": s0,
-            "input_s_source": s0_source,
-            "h0": lin.h0,
-        }
-        nonlinearity = "linear"
-    else:
-        steps("no hidden bias: W_hh, W_uh, W_r are analysed directly")
-        analysed = base
-        nonlinearity = "tanh"
-
-    # s and kappa
-    w_hh = analysed["W_hh"]
-    if s_given is not None:
-        s_used, s_source = s_given, "given"
-        inf = inferences[-1] if inferences else analysis.infer_s_kappa(w_hh)
-    else:
-        inf = inferences[-1] if inferences else analysis.infer_s_kappa(w_hh)
-        ok = not inf.refused and inf.kappa == kappa_w
-        if ok:
-            s_used, s_source = int(inf.s), "inferred"
-        elif hint_s is not None:
-            s_used, s_source = hint_s, "checkpoint"
-        else:
-            why = inf.evidence()
-            if not inf.refused:
-                why = f"inferred kappa = {inf.kappa} does not match W_uh's {kappa_w} columns\n{why}"
-            raise BadInput(
-                f"s could not be inferred from the spectrum of "
-                f"{'the Jacobian' if has_bias else 'W_hh'}; pass --s S.\n{why}"
-            )
-    steps(f"s = {s_used} ({s_source}), kappa = {kappa_w}")
-    n_mem = s_used * kappa_w
-    phi = circuits.repeat_copy_phi(s_used, kappa_w)
-
-    # Algorithm 1 at the user's alpha, for the figures and the headline block report
-    rng = np.random.default_rng([nulls.PROBE_SEED, seed])
-    u_pca, _ = tasks.repeat_copy_batch(
-        nulls.PCA_SEQUENCES, s_used, kappa_w, nulls.PCA_PERIODS * s_used, rng
-    )
-
-    def run(u):
-        with np.errstate(over="ignore", invalid="ignore"):
-            if nonlinearity == "linear":
-                return elman.simulate(
-                    {k: analysed[k] for k in elman.MATRICES}, u, nonlinearity="linear"
-                )
-            return elman.simulate(analysed, u)
-
-    h_pca = run(u_pca)[0]
-    vm, vm_error = None, ""
-    try:
-        vm = analysis.variable_memories(
-            analysed["W_hh"], analysed["W_uh"], analysed["W_r"], s_used, alpha=a,
-            hidden_states=h_pca if np.all(np.isfinite(h_pca)) else None, select="auto",
-        )  # fmt: skip
-    except ValueError as exc:
-        vm_error = str(exc)
-    threshold = nulls.THRESHOLD
-    if vm is not None and vm.diagnostics.select == "top":
-        threshold = float(vm.diagnostics.cutoff)
-    alg1: dict[str, Any] = {"alpha": a, "error": vm_error, "threshold_for_metrics": threshold}
-    if vm is not None:
-        d = vm.diagnostics
-        alg1.update(
-            select=d.select, n_above_threshold=d.n_above_threshold, n_kept=d.n_kept,
-            cutoff=d.cutoff, gap=d.gap, psi_condition=d.psi_condition,
-            basis_condition=d.basis_condition, warnings=list(d.warnings), n_pca=vm.n_pca,
-            block_report={k: v for k, v in analysis.block_report(vm, phi).items()
-                          if np.ndim(v) == 0},
-        )  # fmt: skip
-    u_probe, x_probe, probe_name = _probe_input(s_used, kappa_w)
-    h_probe, y_probe = run(u_probe)
-    probe: dict[str, Any] = {"input": probe_name, "steps": int(u_probe.shape[0])}
-    contents = decoding = None
-    if vm is not None and np.all(np.isfinite(h_probe)):
-        contents = vm.contents(h_probe)
-        decoding = analysis.decode_memories(contents, x_probe)
-        target = x_probe[np.arange(u_probe.shape[0]) % s_used]
-        probe.update(
-            bit_accuracy=decoding.bit_accuracy,
-            all_signs_ok=decoding.all_signs_ok,
-            min_cosine=decoding.min_cosine,
-            output_sign_accuracy=float(np.mean(np.sign(y_probe) == target)),
-        )
-
-    # every metric, of the network and of its null models (emt.nulls.compare, with progress)
-    n_models = 1 + len(nulls.NULL_MODELS)
-    t0 = time.perf_counter()
-    if progress:
-        print(
-            f"emt analyze: measuring the network and {n_models - 1} null models ...",
-            file=sys.stderr,
-            flush=True,
-        )
-    done = iter(range(1, n_models + 1))
-
-    def tick(name: str) -> None:
-        if progress:
-            dt = time.perf_counter() - t0
-            print(
-                f"emt analyze:   {next(done)}/{n_models} {name} ({dt:.0f} s)",
-                file=sys.stderr,
-                flush=True,
-            )
-
-    try:
-        metrics = nulls.compare(
-            analysed, s_used, seed, nonlinearity=nonlinearity, threshold=threshold, progress=tick
-        )
-    except ValueError as exc:
-        raise BadInput(f"the metrics cannot be computed: {exc}") from None
-    steps("metrics measured")
-    verdict_ = verdict(metrics, s_used)
-    spec = analysis.spectrum_report(w_hh, s_used, n_mem)
-
-    # the figures, in memory
-    import matplotlib.pyplot as plt
-
-    from emt.plotting import analysis as plots
-
-    figs = {}
-    try:
-        figs["3B"] = plots.spectrum(
-            spec.eigenvalues, np.linalg.eigvals(phi), s_used, spec.counts, n_mem
-        )
-        if vm is not None:
-            figs["3A"] = plots.basis_matrix(vm.phi_learned, phi, s_used, kappa_w)
-        if contents is not None:
-            figs["3D"] = plots.memory_states(contents, s_used, kappa_w, decoding.slots, mu=1)
-        report = {
-            "report_format": REPORT_FORMAT,
-            "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-            "input": {
-                **info,
-                "n_h": n_h,
-                "kappa": kappa_w,
-                "has_hidden_bias": has_bias,
-                "hidden_bias_norm": float(np.linalg.norm(weights.get("b_h", np.zeros(1)))),
-                "readout_bias_norm": float(np.linalg.norm(weights.get("b_r", np.zeros(1)))),
-                "nonlinearity": "tanh (assumed: it cannot be read from the weights)",
-            },
-            "s_kappa": {
-                "s": s_used,
-                "kappa": kappa_w,
-                "source": s_source,
-                "confidence": inf.confidence if s_source == "inferred" else None,
-                "evidence": inf.evidence(),
-                "inference": _sk_dict(inf),
-                "checkpoint_s": hint_s,
-            },
-            "linearisation": lin_info,
-            "analysed": "linearised triple (J, B, W_r)" if has_bias else "W_hh, W_uh, W_r",
-            "probe_dynamics": nonlinearity,
-            "seed": seed,
-            "algorithm1": alg1,
-            "spectrum": {
-                "counts": spec.counts,
-                "mean_angular_error_deg": spec.mean_angular_error_deg,
-                "max_angular_error_deg": spec.max_angular_error_deg,
-                "gap": spec.gap,
-                "largest_moduli": np.abs(spec.eigenvalues[: n_mem + 5]),
-            },
-            "probe": probe,
-            "metrics": {"network": metrics["trained"],
-                        "nulls": {k: v for k, v in metrics.items() if k != "trained"}},
-            "verdict": verdict_,
-            "figures": {k: FIGURES[k] for k in figs},
-            "versions": _versions(),
-        }  # fmt: skip
-        report = _jsonable(report)
-        md = _markdown(report)
-        _write(out, report, md, figs)
-    finally:
-        for f in figs.values():
-            plt.close(f)
-    report["out"] = str(out)
-    return report
+    choice = choose_stage(inp, say)
+    measured = measure_stage(inp, choice)
+    metrics, verdict_ = nulls_stage(inp, choice, measured, say)
+    return render_stage(inp, choice, measured, metrics, verdict_)
 
 
 def _write(out: Path, report: dict, md: str, figs: dict) -> None:
@@ -1045,10 +1118,9 @@ def _fmt(v) -> str:
     return f"{v:.3g}"
 
 
-def _markdown(r: dict) -> str:
-    from emt import nulls
-
-    inp, sk, alg1, ver = r["input"], r["s_kappa"], r["algorithm1"], r["verdict"]
+def _md_input(r: dict) -> list[str]:
+    """The report's title, verdict line, what was loaded, and s and kappa."""
+    inp, sk, ver = r["input"], r["s_kappa"], r["verdict"]
     src = inp["path"] or "a weights dict"
     lines = [
         f"# emt analyze: {Path(src).name if inp['path'] else src}",
@@ -1079,6 +1151,13 @@ def _markdown(r: dict) -> str:
         "```",
         "",
     ]
+    return lines
+
+
+def _md_analysis(r: dict) -> list[str]:
+    """The linearisation (for a biased network) and Algorithm 1."""
+    sk, alg1 = r["s_kappa"], r["algorithm1"]
+    lines: list[str] = []
     lin = r["linearisation"]
     if lin is not None:
         lines += [
@@ -1114,8 +1193,15 @@ def _markdown(r: dict) -> str:
             f"cut {alg1['threshold_for_metrics']:.4g} instead of the threshold 1.",
             "",
         ]
-    lines += ["## Verdict", ""]
-    for c in ver["criteria"]:
+    return lines
+
+
+def _md_evidence(r: dict) -> list[str]:
+    """The verdict's criteria and every metric beside the null models."""
+    from emt import nulls
+
+    lines = ["## Verdict", ""]
+    for c in r["verdict"]["criteria"]:
         lines.append(
             f"- Figure {c['figure']}, {c['name']}: **{'pass' if c['passed'] else 'fail'}** "
             f"({c['detail']})"
@@ -1140,8 +1226,13 @@ def _markdown(r: dict) -> str:
     if errs:
         lines += ["", "Where a value is n/a, Algorithm 1 could not run:", ""]
         lines += [f"- {n}: {e}" for n, e in errs]
+    return lines
+
+
+def _md_figures(r: dict) -> list[str]:
+    """The figures with their captions, and the versions."""
     probe = r["probe"]
-    lines += ["", "## Figures", ""]
+    lines = ["", "## Figures", ""]
     captions = {
         "3A": "Figure 3A: W_hh in the basis [Psi; Psi_perp] (memory block outlined) beside Phi.",
         "3B": "Figure 3B: eigenvalues, with the count of the s*kappa largest per direction.",
@@ -1159,7 +1250,12 @@ def _markdown(r: dict) -> str:
         + f"; {r['created']}. Every number is in report.json.",
         "",
     ]
-    return "\n".join(lines)
+    return lines
+
+
+def _markdown(r: dict) -> str:
+    """report.md: the report in words (every number is in report.json)."""
+    return "\n".join(_md_input(r) + _md_analysis(r) + _md_evidence(r) + _md_figures(r))
 
 
 def summary(report: Mapping[str, Any]) -> str:
