@@ -110,13 +110,7 @@ def check_weights(w_hh, w_uh, w_r, s: int):
 
 
 def _check_alpha(alpha) -> float:
-    try:
-        a = float(alpha)
-    except (TypeError, ValueError):
-        raise ValueError(f"alpha must be a number in [0, 1], got {alpha!r}") from None
-    if not (0.0 <= a <= 1.0):  # also rejects nan
-        raise ValueError(f"alpha must lie in [0, 1], got {alpha!r}")
-    return a
+    return _validate.number_in("alpha", alpha, 0.0, 1.0)
 
 
 def _rank_ok(a: np.ndarray) -> tuple[bool, float]:
@@ -389,9 +383,7 @@ class VariableMemories:
         return c.reshape(c.shape[:-1] + (self.s, self.kappa))
 
     def _check_k(self, k) -> int:
-        if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 1 <= k <= self.s:
-            raise ValueError(f"memory index must be an integer in 1..s = 1..{self.s}, got {k!r}")
-        return int(k)
+        return _validate.integer("memory index", k, 1, self.s, what="1..s")
 
 
 def _orthonormal_complement(q: np.ndarray, n_h: int) -> np.ndarray:
@@ -474,14 +466,7 @@ def variable_memories(
     n_perp_max = n_h - n
     if n_components is None:
         n_components = n_perp_max
-    if (
-        isinstance(n_components, bool)
-        or not isinstance(n_components, (int, np.integer))
-        or not 0 <= n_components <= n_perp_max
-    ):
-        raise ValueError(
-            f"n_components must be an integer in 0..n_h - s*kappa = 0..{n_perp_max}, got {n_components!r}"
-        )
+    _validate.integer("n_components", n_components, 0, n_perp_max, what="0..n_h - s*kappa")
     if hidden_states is not None:
         hs = np.asarray(hidden_states, dtype=float)
         if hs.ndim < 1 or hs.shape[-1] != n_h:
@@ -917,8 +902,7 @@ def infer_s_kappa(
     if kappa_max is not None:
         kappa_max = _pos_int("kappa_max", kappa_max)
     min_cluster = _pos_int("min_cluster", min_cluster)
-    if not 0 < resid_max <= 1:
-        raise ValueError(f"resid_max must lie in (0, 1], got {resid_max!r}")
+    _validate.number_in("resid_max", resid_max, 0.0, 1.0, lo_open=True)
     if not (1 <= gap_min < gap_full and np.isfinite(gap_full)):
         raise ValueError(
             f"need 1 <= gap_min < gap_full < inf, got gap_min={gap_min!r}, gap_full={gap_full!r}"
@@ -1037,8 +1021,7 @@ def memory_slots(s: int, T: int) -> np.ndarray:
     is s-periodic in t we may use ``t = (k + 1) mod s``. Returns an int array of shape ``(T, s)``.
     """
     s = _pos_int("s", s)
-    if isinstance(T, bool) or not isinstance(T, (int, np.integer)) or T < 0:
-        raise ValueError(f"T must be a non-negative integer, got {T!r}")
+    T = _validate.integer("T", T, lo=0)
     k = np.arange(T)[:, None]
     mu = np.arange(1, s + 1)[None, :]
     slots = (

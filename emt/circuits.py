@@ -28,7 +28,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from emt import elman
+from emt import _validate, elman
 from emt._validate import matrix as _as_matrix
 from emt._validate import positive_ints as _check_pos_int
 
@@ -115,8 +115,7 @@ def memory(basis, i: int, s: int, kappa: int) -> np.ndarray:
     Chapter "Variable memories" (paper Sec. 5.2, the definition of Psi_i before Eq. 9).
     """
     basis = _check_basis(basis, s, kappa)
-    if isinstance(i, bool) or not isinstance(i, (int, np.integer)) or not 1 <= i <= s:
-        raise ValueError(f"memory index i must be an integer in 1..s = 1..{s}, got {i!r}")
+    i = _validate.integer("memory index i", i, 1, s, what="1..s")
     return basis[:, (i - 1) * kappa : i * kappa].copy()
 
 
@@ -127,8 +126,7 @@ def memory_reader(basis, i: int, s: int, kappa: int) -> np.ndarray:
     memory i as a kappa-vector (the output indices are shifted to 1..kappa as in Eq. 10).
     """
     basis = _check_basis(basis, s, kappa)
-    if isinstance(i, bool) or not isinstance(i, (int, np.integer)) or not 1 <= i <= s:
-        raise ValueError(f"memory index i must be an integer in 1..s = 1..{s}, got {i!r}")
+    i = _validate.integer("memory index i", i, 1, s, what="1..s")
     return dual(basis)[(i - 1) * kappa : i * kappa].copy()
 
 
@@ -250,12 +248,7 @@ def leaky_circuit(
         )
     if n >= n_h:
         raise ValueError(f"s*kappa = {n} must be smaller than n_h = {n_h} to leave a rest")
-    try:
-        d = float(decay)
-    except (TypeError, ValueError):
-        d = np.nan
-    if not 0.0 <= d < 1.0:
-        raise ValueError(f"decay must lie in [0, 1) (a decaying rest), got {decay!r}")
+    d = _validate.number_in("decay (of the rest)", decay, 0.0, 1.0, hi_open=True)
     full = random_basis(n_h, n_h, rng, cond=cond)  # [Psi, X]
     psi, x = full[:, :n], full[:, n:]
     block = np.zeros((n_h, n_h))

@@ -20,6 +20,8 @@ from __future__ import annotations
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
+from emt import _validate
+
 #: A matrix is treated as rank deficient (or singular) when sigma_min <= RCOND * sigma_max.
 RCOND = 1e-10
 
@@ -49,9 +51,7 @@ def _as_state(x, n: int, name: str = "x") -> np.ndarray:
 
 
 def _check_steps(steps) -> int:
-    if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 0:
-        raise ValueError(f"steps must be a non-negative integer, got {steps!r}")
-    return int(steps)
+    return _validate.integer("steps", steps, lo=0)
 
 
 def _non_negative(name: str, value) -> float:
@@ -234,10 +234,7 @@ def inverse_form_gap(x0, W, steps: int, prec: int | None = None) -> np.ndarray:
                 break
             gaps[k + 1] = np.max(np.abs(x - z))
         return gaps
-    if isinstance(prec, bool) or not isinstance(prec, (int, np.integer)) or prec < 24:
-        raise ValueError(
-            f"prec must be an integer >= 24 (bits of mantissa for mpmath), got {prec!r}"
-        )
+    _validate.integer("prec (bits of mantissa for mpmath)", prec, lo=24)
     if x0.ndim != 1:
         raise ValueError(f"with prec, x0 must be a single state of shape (n,), got {x0.shape}")
     import mpmath
@@ -349,8 +346,7 @@ def predicted_spectrum(Phi, n_f: int) -> np.ndarray:
     Chapter "Topological conjugacy and the isospectral continuum" (book/conjugacy.md), paper Eq. 2.
     """
     Phi = _as_square(Phi, "Phi", allow_complex=True)
-    if isinstance(n_f, bool) or not isinstance(n_f, (int, np.integer)) or n_f < Phi.shape[0]:
-        raise ValueError(f"n_f must be an integer >= n_h = {Phi.shape[0]}, got {n_f!r}")
+    _validate.integer("n_f", n_f, lo=Phi.shape[0], what="n_h")
     return np.concatenate(
         [np.linalg.eigvals(Phi), np.zeros(int(n_f) - Phi.shape[0], dtype=complex)]
     )
@@ -421,8 +417,7 @@ def random_with_norm(n: int, norm: float, rng: np.random.Generator) -> np.ndarra
     integer, ``norm`` a finite non-negative number and ``rng`` a
     ``numpy.random.Generator``.
     """
-    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
-        raise ValueError(f"n must be a positive integer, got {n!r}")
+    n = _validate.integer("n", n, lo=1)
     norm = _non_negative("norm", norm)
     if not isinstance(rng, np.random.Generator):
         raise ValueError(f"rng must be a numpy.random.Generator, got {type(rng).__name__}")

@@ -38,6 +38,8 @@ from scipy.integrate import solve_ivp
 from scipy.linalg import expm
 from sympy.solvers.solveset import NonlinearError
 
+from emt import _validate
+
 #: The signs (s_f, s_h, s_d) of the three sigma-terms of the paper's Eq. 1.
 EQ1_SIGNS = (-1, -1, -1)
 #: The signs of Appendix A, Eq. 16 (all terms positive).
@@ -99,8 +101,7 @@ def symbolic_matrices(n_f: int = 3, n_h: int = 2) -> SimpleNamespace:
     it appears under a square root), ``alpha_c`` (real) and the time constants
     ``T_f``, ``T_h``, ``T_d`` (non-negative).
     """
-    if not (isinstance(n_f, int) and isinstance(n_h, int)) or n_f < 1 or n_h < 1:
-        raise ValueError(f"n_f and n_h must be positive integers, got {n_f!r}, {n_h!r}")
+    _validate.positive_ints(n_f=n_f, n_h=n_h)
     if n_h > n_f:
         raise ValueError(f"n_h = {n_h} > n_f = {n_f}: Xi could not have full column rank")
     ns = SimpleNamespace()

@@ -35,7 +35,7 @@ from typing import Any
 
 import numpy as np
 
-from emt import analysis, circuits, elman, tasks
+from emt import _validate, analysis, circuits, elman, tasks
 from emt._validate import positive_int as _pos_int
 
 #: The values of alpha (Eq. 14-15) at which the memory block is compared with Phi, and the suffix
@@ -107,8 +107,7 @@ def probe_batch(
     independent bits and repeated inputs are left out of that test.
     """
     n_seq, s, kappa = (_pos_int(n, v) for n, v in (("n_seq", n_seq), ("s", s), ("kappa", kappa)))
-    if isinstance(n_out, bool) or not isinstance(n_out, (int, np.integer)) or n_out < 0:
-        raise ValueError(f"n_out must be a non-negative integer, got {n_out!r}")
+    n_out = _validate.integer("n_out", n_out, lo=0)
     if kappa <= 20 and s <= 2**kappa:
         codes = np.array([rng.choice(2**kappa, size=s, replace=False) for _ in range(n_seq)])
         bits = (codes[..., None] >> np.arange(kappa)) & 1
@@ -360,8 +359,7 @@ def null_models(
     """
     w = elman.check_weights(weights, finite=True)
     s = _pos_int("s", s)
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
+    _validate.integer("seed", seed, lo=0)
     _, _, _, n_h, kappa = analysis.check_weights(w["W_hh"], w["W_uh"], w["W_r"], s)
 
     def rng(i: int) -> np.random.Generator:

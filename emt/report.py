@@ -642,24 +642,18 @@ def _versions() -> dict[str, str]:
 
 
 def _check_options(s, kappa, alpha, n_h: int, kappa_w: int):
-    def pos(name, v):
-        if v is None:
-            return None
-        if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
-            raise BadInput(f"{name} must be a positive integer, got {v!r}")
-        return int(v)
+    from emt import _validate
 
-    s, kappa = pos("s", s), pos("kappa", kappa)
+    try:
+        s = None if s is None else _validate.positive_int("s", s)
+        kappa = None if kappa is None else _validate.positive_int("kappa", kappa)
+        a = _validate.number_in("alpha", alpha, 0.0, 1.0)
+    except ValueError as exc:
+        raise BadInput(str(exc)) from None
     if kappa is not None and kappa != kappa_w:
         raise BadInput(f"kappa = {kappa} does not match W_uh, which has {kappa_w} columns")
     if s is not None and s * kappa_w > n_h:
         raise BadInput(f"s*kappa = {s}*{kappa_w} = {s * kappa_w} exceeds the hidden size {n_h}")
-    try:
-        a = float(alpha)
-    except (TypeError, ValueError):
-        raise BadInput(f"alpha must be a number in [0, 1], got {alpha!r}") from None
-    if not 0.0 <= a <= 1.0:
-        raise BadInput(f"alpha must lie in [0, 1], got {alpha!r}")
     return s, a
 
 
