@@ -7,7 +7,7 @@ holds what is reused or heavy.
 Importing ``emt`` pins the floating-point path of torch's matrix products
 (``MKL_CBWR=AVX2`` unless ``MKL_CBWR`` is set already; see :mod:`emt._numerics`),
 so that a network trained from the same configuration has the same weights on
-any x86-64 CPU with AVX2.
+every Intel CPU with AVX2.
 """
 
 from emt._numerics import pin_mkl_branch

@@ -7,9 +7,9 @@ on: AVX-512 kernels on a CPU that has them, AVX2 kernels on most others. The two
 differently, and after thousands of training steps the difference is another network (the
 book's ``make test-portable`` trains under both and shows it). MKL's *conditional numerical
 reproducibility* setting, the environment variable ``MKL_CBWR``, makes every CPU that can run a
-named path take that one. :func:`pin_mkl_branch` sets ``MKL_CBWR=AVX2`` (the newest path that
-nearly every x86-64 CPU of the last decade runs) unless the variable is set already or the CPU
-lacks AVX2; ``import emt`` calls it.
+named path take that one; MKL's documentation promises it for Intel CPUs and warns that on
+other CPUs MKL may fall back to its own choice. :func:`pin_mkl_branch` sets ``MKL_CBWR=AVX2``
+unless the variable is set already or the CPU lacks AVX2; ``import emt`` calls it.
 
 MKL reads the variable once, at its first call in the process (measured: set after ``import
 torch`` but before the first product, it takes effect; set after a product, it does not). A
