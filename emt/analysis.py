@@ -276,6 +276,37 @@ def _top_cutoff(moduli: np.ndarray, n: int) -> tuple[float, int]:
     return 0.0, int(moduli.size)
 
 
+def _cut(moduli: np.ndarray, n: int, threshold: float, select: str) -> tuple[str, float, int]:
+    """``(mode, cutoff, kept)`` of :func:`memory_cut` from moduli in decreasing order."""
+    n_above = int(np.sum(moduli >= threshold - EIG_TOL))
+    mode = select if select != "auto" else ("threshold" if n_above >= n else "top")
+    if mode == "top":
+        cutoff, kept = _top_cutoff(moduli, n)
+        return mode, cutoff, kept
+    return mode, float(threshold), n_above
+
+
+def memory_cut(w_hh, n: int, threshold: float = 1.0, select: str = "auto") -> float:
+    """The modulus cut of Algorithm 1's removal step: the one rule for which eigenvalues count.
+
+    Chapter "Analyse your own network" (book/analyze.md); paper Sec. 6 (the sentence after
+    Eq. 15). Eigen-directions of ``w_hh`` with modulus at least the cut (minus :data:`EIG_TOL`)
+    are kept, the others removed. ``select`` as in :func:`variable_memories`: ``"threshold"``
+    returns ``threshold``; ``"top"`` the point halfway between the ``n``-th largest modulus and
+    the next one that does not tie with it (:data:`TIE_RTOL`; a conjugate pair is never split);
+    ``"auto"`` the threshold when at least ``n`` moduli reach it, else the top cut. Running
+    anything with ``select="threshold"`` at this cut keeps the same directions as running it
+    with ``select``.
+    """
+    w_hh = matrix(w_hh, "W_hh", finite=True)
+    if w_hh.shape[0] != w_hh.shape[1]:
+        raise ValueError(f"W_hh must be square, got shape {w_hh.shape}")
+    n = _validate.integer("n", n, 1, w_hh.shape[0], what="1..n_h")
+    if select not in SELECTS:
+        raise ValueError(f"select must be one of {SELECTS}, got {select!r}")
+    return _cut(_moduli_desc(w_hh), n, _validate.threshold(threshold), select)[1]
+
+
 @dataclass(frozen=True)
 class Diagnostics:
     """How well-posed one run of Algorithm 1 was (:attr:`VariableMemories.diagnostics`).
@@ -487,9 +518,8 @@ def variable_memories(
     n_above = int(np.sum(moduli >= thr - EIG_TOL))
     gap = _gap(moduli, n)
     notes = []
-    mode = select if select != "auto" else ("threshold" if n_above >= n else "top")
+    mode, cutoff, kept = _cut(moduli, n, thr, select)
     if mode == "top":
-        cutoff, kept = _top_cutoff(moduli, n)
         if n_above < n:
             notes.append(
                 f"only {n_above} of s*kappa = {n} eigenvalues have modulus >= threshold = {thr:g}; "
@@ -505,13 +535,11 @@ def variable_memories(
                 f"the modulus of eigenvalue {n} ties with the next one (|lambda| = "
                 f"{moduli[n - 1]:.6g}): kept {kept} directions instead of s*kappa = {n}"
             )
-    else:
-        cutoff = thr
-        if n_above > n and removal != "none":
-            notes.append(
-                f"{n_above} eigenvalues have modulus >= threshold = {thr:g}, more than s*kappa = "
-                f"{n}: directions beyond the memories are kept"
-            )
+    elif n_above > n and removal != "none":
+        notes.append(
+            f"{n_above} eigenvalues have modulus >= threshold = {thr:g}, more than s*kappa = "
+            f"{n}: directions beyond the memories are kept"
+        )
     if gap < GAP_WARN:
         notes.append(
             f"small spectral gap |lambda_{n}| / |lambda_{n + 1}| = {gap:.4f} < {GAP_WARN}: "
@@ -1268,108 +1296,4 @@ def shift_defects(
             diff = moved[:, cur] - p_est[:, prev]
             defects.append(np.linalg.norm(diff) / ref)
         out[name] = np.array(defects)
-    return out
-
-
-# ------------------------------------------------------------ Figure 3A and 3D
-
-
-def figure3_metrics(
-    weights,
-    s: int,
-    phi_theory,
-    pca_states,
-    probe_states,
-    probe_inputs,
-    batch_states,
-    batch_inputs,
-    *,
-    alpha: float = 0.5,
-    readout: str = "dual",
-    removal: str = "oblique",
-    threshold: float = 1.0,
-) -> dict:
-    """The numbers of Figures 3A and 3D for one network and one setting.
-
-    Chapter "Checking the reading" (book/reading_checks.md),
-    sections "The choice of alpha" and "Three seeds"; paper Sec. 6
-    (Algorithm 1, Eq. 14-15) and Sec. 7 (Figure 3A, 3D).
-
-    Arguments: ``weights``, a mapping with ``"W_hh"``, ``"W_uh"``,
-    ``"W_r"`` (the format of :meth:`emt.rnn.Trained.weights`); ``s`` and
-    ``phi_theory`` (Phi of Eq. 12, or of another task); ``pca_states``,
-    hidden states for the PCA of Algorithm 1 (last axis n_h); a *probe* run,
-    ``probe_states`` ``(T, n_h)`` with its ``probe_inputs`` ``(s, kappa)``
-    (the inputs of the input phase; Figure 3C-D use the bitmap "3141"); a
-    *batch* of runs, ``batch_states`` ``(B, T, n_h)`` with ``batch_inputs``
-    ``(B, s, kappa)``. The runs must go on past the input phase (T > s):
-    steps 0..s-1 are the input phase, the others the output phase.
-    ``alpha``, ``readout``, ``removal`` and ``threshold`` go to
-    :func:`variable_memories`.
-
-    Returns a dict of floats:
-
-    * from :func:`block_report` (Figure 3A): ``block_error``,
-      ``shift_error``, ``wrap_error``, ``coupling_in``, ``coupling_out``;
-    * from :func:`decode_memories` on the probe (Figure 3D): ``acc_3141``,
-      the fraction of stored bits read with the right sign from the memory
-      the slot formula names, and ``cos_3141_in``/``cos_3141_out``, the
-      smallest cosine in the input/output phase;
-    * on the batch: ``rnd_acc_in``/``rnd_acc_out``, the mean over runs of
-      the fraction of right signs in the input/output phase, and
-      ``rnd_cos_mean``/``rnd_cos_min``, the mean and the smallest cosine
-      over all (run, step, input) pairs; ``crosstalk_match`` and ``read_before_write``
-      (:func:`batch_decoding`).
-
-    Raises ValueError for a missing weight, states or inputs of the wrong
-    shape, runs that end with the input phase, and whatever
-    :func:`variable_memories` refuses.
-    """
-    missing = [k for k in ("W_hh", "W_uh", "W_r") if k not in weights]
-    if missing:
-        raise ValueError(f"weights lacks {missing}: it needs 'W_hh', 'W_uh' and 'W_r'")
-    vm = variable_memories(
-        weights["W_hh"],
-        weights["W_uh"],
-        weights["W_r"],
-        s,
-        alpha=alpha,
-        threshold=threshold,
-        hidden_states=pca_states,
-        readout=readout,
-        removal=removal,
-    )
-    n_h, kappa = vm.basis.shape[0], vm.kappa
-    probe_states = np.asarray(probe_states, dtype=float)
-    batch_states = np.asarray(batch_states, dtype=float)
-    probe_inputs = np.asarray(probe_inputs, dtype=float)
-    batch_inputs = np.asarray(batch_inputs, dtype=float)
-    if probe_states.ndim != 2 or probe_states.shape[1] != n_h:
-        raise ValueError(f"probe_states must have shape (T, n_h = {n_h}), got {probe_states.shape}")
-    n_b = batch_states.shape[0] if batch_states.ndim == 3 else 0
-    if n_b < 1 or batch_states.shape[2] != n_h:
-        raise ValueError(
-            f"batch_states must have shape (B, T, n_h = {n_h}), got {batch_states.shape}"
-        )
-    if probe_inputs.shape != (s, kappa):
-        raise ValueError(
-            f"probe_inputs must have shape (s, kappa) = ({s}, {kappa}), got {probe_inputs.shape}"
-        )
-    if batch_inputs.shape != (n_b, s, kappa):
-        raise ValueError(
-            f"batch_inputs must have shape (B, s, kappa) = "
-            f"({n_b}, {s}, {kappa}), got {batch_inputs.shape}"
-        )
-    if min(probe_states.shape[0], batch_states.shape[1]) <= s:
-        raise ValueError(f"the runs must go on past the input phase: T > s = {s} steps")
-    rep = block_report(vm, phi_theory)
-    probe = decode_memories(vm.contents(probe_states), probe_inputs)
-    keys = ("block_error", "shift_error", "wrap_error", "coupling_in", "coupling_out")
-    out = {key: rep[key] for key in keys}
-    out.update(
-        acc_3141=probe.bit_accuracy,
-        cos_3141_in=float(np.nanmin(probe.cosine[:s])),
-        cos_3141_out=float(np.nanmin(probe.cosine[s:])),
-    )
-    out.update(batch_decoding(vm, batch_states, batch_inputs))
     return out

@@ -360,7 +360,7 @@ class Linearisation:
     def weights(self) -> dict[str, np.ndarray]:
         """The bias-free triple ``{"W_hh": J, "W_uh": B, "W_r": W_r}`` for :mod:`emt.analysis`.
 
-        Accepted by :func:`emt.nulls.network_metrics`. Raises ValueError if no ``W_r`` was given.
+        Accepted by :func:`emt.metrics.figure3`. Raises ValueError if no ``W_r`` was given.
         """
         if self.W_r is None:
             raise ValueError("this Linearisation has no W_r: pass W_r to linearise()")

@@ -4,7 +4,7 @@ Chapter "How general is the circuit?"; paper Sec. 6 (Algorithm 1, Eq. 14-15) and
 (Figure 3A-D). The chapter "Checking the reading" shows that part of what Algorithm 1
 returns holds for *every* recurrent matrix (section "What the construction forces"). To tell what
 a trained network shows from what the construction forces, each metric of
-:func:`network_metrics` is computed on the trained network and on null models, each of which
+:func:`emt.metrics.figure3` is computed on the trained network and on null models, each of which
 keeps some of the trained structure and destroys the rest:
 
 ``untrained_orth``
@@ -35,217 +35,15 @@ from typing import Any
 
 import numpy as np
 
-from emt import _validate, analysis, circuits, elman, tasks
+from emt import _validate, analysis, circuits, elman, metrics
 from emt._validate import positive_int as _pos_int
 
-#: The values of alpha (Eq. 14-15) at which the memory block is compared with Phi, and the suffix
-#: of their columns. At alpha = 1/2 also the couplings and the decoding are measured.
-ALPHAS = (0.0, 0.5, 1.0)
-ALPHA_TAGS = {0.0: "a0", 0.5: "a05", 1.0: "a1"}
-#: Eigenvalues of modulus at least this (minus :data:`emt.analysis.EIG_TOL`) are kept by
-#: Algorithm 1 and counted in ``n_eig_ge1`` (paper Sec. 6).
-THRESHOLD = 1.0
-#: Hidden states for the PCA of Algorithm 1: random +-1 sequences, input phase plus
-#: ``PCA_PERIODS`` output periods.
-PCA_SEQUENCES, PCA_PERIODS = 64, 4
-#: Probe runs for decoding, cross-talk and read-before-write (:func:`probe_batch`).
-PROBE_SEQUENCES, PROBE_PERIODS = 64, 3
-#: Every random draw of :func:`network_metrics` comes from ``default_rng([PROBE_SEED, seed])``
-#: and every draw of :func:`null_models` from ``default_rng([NULL_SEED, seed, i])``.
-PROBE_SEED, NULL_SEED = 20231, 20233
+#: Every random draw of :func:`null_models` comes from ``default_rng([NULL_SEED, seed, i])``.
+NULL_SEED = 20233
 #: Condition number of the random eigenvector matrix of :func:`same_spectrum`.
 EIGENVECTOR_COND = 10.0
-#: Ways of running the network for the probes: Eq. 6 (``tanh``) or the linear circuit of Sec. 5.2.
-NONLINEARITIES = ("tanh", "linear")
-
-#: Keys of :func:`emt.analysis.block_report` kept for every alpha of :data:`ALPHAS`.
-BLOCK_PARTS = ("block_error", "wrap_error", "shift_error", "row_wrap_error", "row_shift_error")
-#: Keys of :func:`emt.analysis.block_report` kept at alpha = 1/2 only.
-COUPLING_KEYS = ("coupling_in", "coupling_out", "rest", "rest_radius")
-#: Keys of :func:`emt.analysis.batch_decoding` (alpha = 1/2).
-DECODING_KEYS = (
-    "rnd_acc_in",
-    "rnd_acc_out",
-    "rnd_cos_mean",
-    "rnd_cos_min",
-    "crosstalk_match",
-    "read_before_write",
-)
-#: The numeric keys of :func:`network_metrics`, in order (it also returns ``error``, a string).
-METRIC_KEYS: tuple[str, ...] = (
-    "n_eig_ge1",
-    "spectrum_counts_ok",
-    "spectrum_count_excess",
-    "angle_error_mean_deg",
-    "angle_error_max_deg",
-    "spectrum_gap",
-    *(f"{key}_{ALPHA_TAGS[a]}" for a in ALPHAS for key in BLOCK_PARTS),
-    "defect_forward_max",
-    "defect_backward_mean",
-    "n_pca",
-    "basis_condition",
-    *COUPLING_KEYS,
-    *DECODING_KEYS,
-)
 #: The null models of :func:`null_models`, in order.
 NULL_MODELS = ("untrained_orth", "untrained_pytorch", "spectrum", "wrong_s", "random_uh")
-
-
-# ----------------------------------------------------------------------------- the metrics
-
-
-def probe_batch(
-    n_seq: int, s: int, kappa: int, n_out: int, rng: np.random.Generator
-) -> tuple[np.ndarray, np.ndarray]:
-    """Repeat-copy probe runs whose s inputs differ from each other when they can.
-
-    Chapter "How general is the circuit?"; paper Eq. 5. Returns ``(u, x)``: ``u``
-    ``(n_seq, s + n_out, kappa)`` with the inputs ``x`` ``(n_seq, s, kappa)`` (bits +-1) in the
-    first s steps and zeros after. When ``s <= 2**kappa`` the s inputs of a run are distinct
-    patterns drawn without replacement, so that the cross-talk test
-    (:func:`emt.analysis.strongest_memory`) can name the memory of every input; otherwise they are
-    independent bits and repeated inputs are left out of that test.
-    """
-    n_seq, s, kappa = (_pos_int(n, v) for n, v in (("n_seq", n_seq), ("s", s), ("kappa", kappa)))
-    n_out = _validate.integer("n_out", n_out, lo=0)
-    if kappa <= 20 and s <= 2**kappa:
-        codes = np.array([rng.choice(2**kappa, size=s, replace=False) for _ in range(n_seq)])
-        bits = (codes[..., None] >> np.arange(kappa)) & 1
-        x = 2.0 * bits - 1.0
-    else:
-        x = tasks.random_vectors((n_seq, s, kappa), rng)
-    u = np.zeros((n_seq, s + n_out, kappa))
-    u[:, :s] = x
-    return u, x
-
-
-def _run(weights: Mapping[str, np.ndarray], u: np.ndarray, nonlinearity: str) -> np.ndarray:
-    if nonlinearity == "linear":
-        return elman.simulate({k: weights[k] for k in elman.MATRICES}, u, nonlinearity="linear")[0]
-    return elman.simulate(weights, u)[0]
-
-
-def network_metrics(
-    weights: Mapping[str, np.ndarray],
-    s: int,
-    kappa: int | None = None,
-    seed: int = 0,
-    *,
-    nonlinearity: str = "tanh",
-    threshold: float = THRESHOLD,
-) -> dict[str, Any]:
-    """Every Figure 3 metric of one network, as a flat dict of numbers and an ``error`` string.
-
-    Chapter "How general is the circuit?", with the analysis of the chapter "Reading
-    the trained network"; paper Sec. 6 (Algorithm 1, Eq. 14-15) and Sec. 7 (Figure 3A-D).
-    ``weights`` holds ``W_hh``, ``W_uh``, ``W_r`` (and ``b_h``, ``b_r`` if the network has
-    biases; they enter the simulation only); ``s`` is the number of memories the analysis assumes
-    and ``kappa`` (default: the columns of ``W_uh``, which it must match) their size. Hidden
-    states come from running the network (Eq. 6 with ``nonlinearity="tanh"``, or the linear
-    circuit of Sec. 5.2 with ``"linear"``) on random +-1 sequences drawn from
-    ``np.random.default_rng([PROBE_SEED, seed])``: :data:`PCA_SEQUENCES` for the PCA of
-    Algorithm 1 and :data:`PROBE_SEQUENCES` probe runs (:func:`probe_batch`).
-
-    Keys (:data:`METRIC_KEYS`):
-
-    * Figure 3B (:func:`emt.analysis.spectrum_report` on the s*kappa largest eigenvalues):
-      ``n_eig_ge1`` (eigenvalues with modulus >= ``threshold``, up to
-      :data:`emt.analysis.EIG_TOL`), ``spectrum_counts_ok`` (1 if kappa point in every
-      root-of-unity direction), ``spectrum_count_excess`` (how many would have to move to another
-      direction for that), ``angle_error_mean_deg``, ``angle_error_max_deg``, ``spectrum_gap``;
-    * Figure 3A at alpha = 0, 1/2, 1 (suffix ``_a0``, ``_a05``, ``_a1``;
-      :func:`emt.analysis.block_report` against Phi of Eq. 12): ``block_error``, ``wrap_error``
-      (the wrap-around column, free at alpha = 1), ``shift_error`` (forced at alpha = 1),
-      ``row_wrap_error`` (block row s-1, free at alpha = 0), ``row_shift_error`` (forced at
-      alpha = 0); the shift defects of :func:`emt.analysis.shift_defects`,
-      ``defect_forward_max`` (forced to 0) and ``defect_backward_mean`` (free);
-    * at alpha = 1/2 with the PCA: ``n_pca``, ``basis_condition``, the coupling blocks
-      ``coupling_in``, ``coupling_out`` (forced to 0 by the oblique removal), ``rest``,
-      ``rest_radius``;
-    * Figure 3D at alpha = 1/2 on the probe runs (:func:`emt.analysis.batch_decoding`):
-      ``rnd_acc_in``/``rnd_acc_out`` (bits read with the right sign at the slot the theory
-      predicts), ``rnd_cos_mean``/``rnd_cos_min`` (their cosines), ``crosstalk_match`` (the
-      memory with the largest read of each input is the predicted one) and
-      ``read_before_write`` (what the memories read before their input is written, relative to
-      the written ones; the paper's remark that it is close to 0).
-
-    Where Algorithm 1 cannot run (e.g. fewer than s*kappa eigenvalues above the threshold) the
-    affected keys are NaN and ``error`` says why ("" if nothing failed); nothing is raised for
-    that. Raises ValueError for bad arguments: missing or mismatched weights, ``s`` not a
-    positive integer, ``s * kappa`` larger than the hidden size, a ``kappa`` that is not that of
-    ``W_uh``, an unknown ``nonlinearity``.
-    """
-    w = elman.check_weights(weights, finite=True)
-    s = _pos_int("s", s)
-    w_hh, w_uh, w_r, n_h, k_w = analysis.check_weights(w["W_hh"], w["W_uh"], w["W_r"], s)
-    if kappa is not None and _pos_int("kappa", kappa) != k_w:
-        raise ValueError(f"kappa = {kappa} does not match W_uh, which has {k_w} columns")
-    kappa = k_w
-    if nonlinearity not in NONLINEARITIES:
-        raise ValueError(f"nonlinearity must be one of {NONLINEARITIES}, got {nonlinearity!r}")
-    n_mem = s * kappa
-    out: dict[str, Any] = {key: math.nan for key in METRIC_KEYS}
-    errors: dict[str, list[str]] = {}
-
-    def fail(stage: str, exc: Exception) -> None:
-        errors.setdefault(str(exc), []).append(stage)
-
-    spec = analysis.spectrum_report(w_hh, s, n_mem)
-    excess = np.maximum(spec.counts - kappa, 0)
-    out.update(
-        n_eig_ge1=int(np.sum(np.abs(spec.eigenvalues) >= threshold - analysis.EIG_TOL)),
-        spectrum_counts_ok=int(np.all(spec.counts == kappa)),
-        spectrum_count_excess=int(excess.sum()),
-        angle_error_mean_deg=spec.mean_angular_error_deg,
-        angle_error_max_deg=spec.max_angular_error_deg,
-        spectrum_gap=float(spec.gap),
-    )
-
-    rng = np.random.default_rng([PROBE_SEED, seed])
-    u_pca, _ = tasks.repeat_copy_batch(PCA_SEQUENCES, s, kappa, PCA_PERIODS * s, rng)
-    u_probe, x_probe = probe_batch(PROBE_SEQUENCES, s, kappa, PROBE_PERIODS * s, rng)
-    with np.errstate(over="ignore", invalid="ignore"):
-        h_pca, h_probe = _run(w, u_pca, nonlinearity), _run(w, u_probe, nonlinearity)
-    finite = bool(np.all(np.isfinite(h_pca)) and np.all(np.isfinite(h_probe)))
-    if not finite:
-        fail("simulation", ValueError("the hidden states are not finite (the run diverges)"))
-
-    phi = circuits.repeat_copy_phi(s, kappa)
-    for a in ALPHAS:
-        tag = ALPHA_TAGS[a]
-        half = a == 0.5
-        try:
-            vm = analysis.variable_memories(
-                w_hh,
-                w_uh,
-                w_r,
-                s,
-                alpha=a,
-                threshold=threshold,
-                hidden_states=h_pca if half and finite else None,
-                n_components=None if half else 0,  # the memory block does not need Psi_perp
-            )
-            rep = analysis.block_report(vm, phi)
-        except ValueError as exc:
-            fail(f"variable_memories (alpha = {a:g})", exc)
-            continue
-        out.update({f"{key}_{tag}": float(rep[key]) for key in BLOCK_PARTS})
-        if half:
-            out.update(n_pca=int(vm.n_pca), basis_condition=float(vm.meta["basis_condition"]))
-            out.update({key: float(rep[key]) for key in COUPLING_KEYS})
-            if finite:
-                out.update(analysis.batch_decoding(vm, h_probe, x_probe))
-    if s >= 2:
-        try:
-            defects = analysis.shift_defects(w_hh, w_uh, w_r, s, threshold=threshold)
-            out.update(
-                defect_forward_max=float(defects["forward"].max()),
-                defect_backward_mean=float(defects["backward"].mean()),
-            )
-        except ValueError as exc:
-            fail("shift_defects", exc)
-    out["error"] = "; ".join(f"{', '.join(stages)}: {msg}" for msg, stages in errors.items())
-    return out
 
 
 # ----------------------------------------------------------------------------- the null models
@@ -255,7 +53,7 @@ def untrained(kappa: int, hidden: int, seed: int, init: str = "orthogonal") -> d
     """The network before training: the null model ``untrained_orth`` or ``untrained_pytorch``.
 
     Chapter "How general is the circuit?"; paper Sec. 7. Calibrates every metric of
-    :func:`network_metrics` against a network that has learned nothing: what Algorithm 1 and the
+    :func:`emt.metrics.figure3` against a network that has learned nothing: what Algorithm 1 and the
     decoding read into arbitrary weights. The weights are the initial weights of
     :class:`emt.rnn.ElmanRNN` with the same ``kappa``, ``hidden``, ``init`` and ``seed``, i.e.
     the starting point of the training of :func:`emt.rnn.train` for that configuration (no
@@ -330,7 +128,7 @@ def wrong_s(s: int, kappa: int, hidden: int) -> int:
 
     Chapter "How general is the circuit?"; paper Sec. 6-7 (Algorithm 1 needs s).
     Calibrates how specific each metric is to the right s: the trained network is analysed by
-    :func:`network_metrics` with ``s' = s // 2`` for ``s >= 4`` (a divisor of s when s is even,
+    :func:`emt.metrics.figure3` with ``s' = s // 2`` for ``s >= 4`` (a divisor of s when s is even,
     so the s'-th roots of unity are among the trained eigenvalues and Figure 3B is only half
     wrong), and with ``s' = s + 1`` for s < 4, where s // 2 would leave at most one memory; kappa
     stays that of the network (it is the width of ``W_uh``). Raises ValueError if ``s' * kappa``
@@ -384,11 +182,11 @@ def compare(
     seed: int = 0,
     *,
     nonlinearity: str = "tanh",
-    threshold: float = THRESHOLD,
+    threshold: float = metrics.THRESHOLD,
     nulls: bool = True,
     progress: Callable[[str], None] | None = None,
 ) -> dict[str, dict[str, Any]]:
-    """:func:`network_metrics` of a network and of each of its null models.
+    """:func:`emt.metrics.figure3` of a network and of each of its null models, as table rows.
 
     Chapter "How general is the circuit?"; paper Sec. 7. Returns
     ``{"trained": metrics, name: metrics, ...}`` (names of :data:`NULL_MODELS`; ``nulls=False``
@@ -403,11 +201,11 @@ def compare(
     out = {}
     for name, (w, s_model, error) in models.items():
         if w is None:
-            out[name] = {**{key: math.nan for key in METRIC_KEYS}, "error": error}
+            out[name] = {**{key: math.nan for key in metrics.METRIC_KEYS}, "error": error}
         else:
-            out[name] = network_metrics(
+            out[name] = metrics.figure3(
                 w, s_model, seed=seed, nonlinearity=nonlinearity, threshold=threshold
-            )
+            ).row()
         if progress is not None:
             progress(name)
     return out

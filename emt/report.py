@@ -7,7 +7,7 @@ memories s and their size kappa from the spectrum when they are not given
 (:func:`emt.analysis.infer_s_kappa`), linearises a network with a hidden bias around its fixed or
 operating point (:func:`emt.linearise.linearise`), runs Algorithm 1
 (:func:`emt.analysis.variable_memories` with ``select="auto"``), measures the network and its null
-models (:func:`emt.nulls.network_metrics`, as :func:`emt.nulls.compare` does) and writes a report
+models (:func:`emt.metrics.figure3`, as :func:`emt.nulls.compare` does) and writes a report
 directory: ``report.json``, ``report.md`` and the figures 3A, 3B and 3D.
 
 Inputs (:func:`load_weights`):
@@ -264,15 +264,8 @@ def _read_file(path: Path) -> tuple[dict, str, dict[str, Any]]:
     return flat, kind, hints
 
 
-def _resolve(flat: Mapping, keys: dict[str, str] | None) -> dict[str, str]:
-    """Map the names W_hh, W_uh, W_r [, b_ih, b_hh, b_h, b_r] to keys of ``flat``."""
-    keys = dict(keys or {})
-    missing = [k for k in keys.values() if k not in flat]
-    if missing:
-        raise BadInput(
-            f"--keys names {_short(missing)}, not in the file; its keys are {_short(flat, 30)}"
-        )
-    all_keys = list(flat)
+def _refuse_other_layouts(all_keys: list[str]) -> None:
+    """BadInput for a stacked or bidirectional nn.RNN: emt analyze reads one layer, one way."""
     deep = sorted(k for k in all_keys if re.search(r"(^|\.)weight_hh_l([1-9]\d*)$", k))
     if deep:
         raise BadInput(
@@ -282,32 +275,37 @@ def _resolve(flat: Mapping, keys: dict[str, str] | None) -> dict[str, str]:
     rev = sorted(k for k in all_keys if re.search(r"_reverse$", k))
     if rev:
         raise BadInput(f"the network is bidirectional ({_short(rev)}): not an Elman RNN")
-    out: dict[str, str] = {}
+
+
+def _recurrent_key(flat: Mapping, keys: dict[str, str]) -> str:
+    """The key of W_hh: given, ``W_hh``, or the one ``weight_hh[_l0]`` of an nn.RNN(Cell)."""
     if "W_hh" in keys:
-        out["W_hh"] = keys["W_hh"]
-    elif "W_hh" in flat:
-        out["W_hh"] = "W_hh"
-    else:
-        cands = sorted(k for k in all_keys if re.search(r"(^|\.)weight_hh(_l0)?$", k))
-        if not cands:
-            raise BadInput(
-                "no recurrent weights found: expected a key 'weight_hh_l0' (nn.RNN), "
-                f"'weight_hh' (nn.RNNCell) or 'W_hh'; the keys are {_short(all_keys, 30)}"
-            )
-        if len(cands) > 1:
-            raise BadInput(
-                f"ambiguous recurrent weights, candidates {_short(cands)}; choose one with "
-                "--keys W_hh=KEY,W_uh=KEY,W_r=KEY"
-            )
-        out["W_hh"] = cands[0]
-    hh = out["W_hh"]
+        return keys["W_hh"]
+    if "W_hh" in flat:
+        return "W_hh"
+    cands = sorted(k for k in flat if re.search(r"(^|\.)weight_hh(_l0)?$", k))
+    if not cands:
+        raise BadInput(
+            "no recurrent weights found: expected a key 'weight_hh_l0' (nn.RNN), "
+            f"'weight_hh' (nn.RNNCell) or 'W_hh'; the keys are {_short(list(flat), 30)}"
+        )
+    if len(cands) > 1:
+        raise BadInput(
+            f"ambiguous recurrent weights, candidates {_short(cands)}; choose one with "
+            "--keys W_hh=KEY,W_uh=KEY,W_r=KEY"
+        )
+    return cands[0]
+
+
+def _beside_recurrent(flat: Mapping, keys: dict[str, str], hh: str) -> dict[str, str]:
+    """The keys of W_uh and the hidden biases (b_ih, b_hh or b_h) that belong with W_hh ``hh``."""
     prefix, stem = "", hh
     for suffix in ("weight_hh_l0", "weight_hh"):
         if hh == suffix or hh.endswith("." + suffix):
             prefix, stem = hh[: len(hh) - len(suffix)], suffix
             break
     layer = stem[len("weight_hh") :] if stem.startswith("weight_hh") else None
-    # the input weights and hidden biases beside W_hh
+    out: dict[str, str] = {}
     for name, default in (
         ("W_uh", f"{prefix}weight_ih{layer}" if layer is not None else None),
         ("b_ih", f"{prefix}bias_ih{layer}" if layer is not None else None),
@@ -331,17 +329,21 @@ def _resolve(flat: Mapping, keys: dict[str, str] | None) -> dict[str, str]:
             if name in flat and layer is None:
                 out["b_h"] = name
                 break
-    # the readout
+    return out
+
+
+def _readout_keys(flat: Mapping, keys: dict[str, str], rnn_keys: set[str], hh: str) -> dict:
+    """The keys of W_r and b_r: given, ``W_r``, or the one linear layer that reads N_h units."""
+    out: dict[str, str] = {}
     if "W_r" in keys:
         out["W_r"] = keys["W_r"]
     elif "W_r" in flat:
         out["W_r"] = "W_r"
     else:
         n_h = tuple(getattr(flat[hh], "shape", ()))[-1:] or (None,)
-        rnn_keys = {v for v in out.values()}
         cands = sorted(
             k
-            for k in all_keys
+            for k in flat
             if (k == "weight" or k.endswith(".weight"))
             and k not in rnn_keys
             and len(getattr(flat[k], "shape", ())) == 2
@@ -350,7 +352,7 @@ def _resolve(flat: Mapping, keys: dict[str, str] | None) -> dict[str, str]:
         if not cands:
             raise BadInput(
                 f"no linear readout found: expected a key '<name>.weight' of shape "
-                f"(kappa, {n_h[0]}); give it with --keys W_r=KEY (keys: {_short(all_keys, 30)})"
+                f"(kappa, {n_h[0]}); give it with --keys W_r=KEY (keys: {_short(list(flat), 30)})"
             )
         if len(cands) > 1:
             raise BadInput(
@@ -369,10 +371,23 @@ def _resolve(flat: Mapping, keys: dict[str, str] | None) -> dict[str, str]:
     return out
 
 
-def _weights_from_flat(
-    flat: Mapping, keys: dict[str, str] | None, hints: Mapping[str, Any]
-) -> tuple[dict[str, np.ndarray], dict[str, str]]:
-    """Resolve, convert and check the weights; BadInput on anything unanalysable."""
+def _resolve(flat: Mapping, keys: dict[str, str] | None) -> dict[str, str]:
+    """Map the names W_hh, W_uh, W_r [, b_ih, b_hh, b_h, b_r] to keys of ``flat``."""
+    keys = dict(keys or {})
+    missing = [k for k in keys.values() if k not in flat]
+    if missing:
+        raise BadInput(
+            f"--keys names {_short(missing)}, not in the file; its keys are {_short(flat, 30)}"
+        )
+    _refuse_other_layouts(list(flat))
+    hh = _recurrent_key(flat, keys)
+    out = {"W_hh": hh, **_beside_recurrent(flat, keys, hh)}
+    out.update(_readout_keys(flat, keys, set(out.values()), hh))
+    return out
+
+
+def _refuse_other_cells(hints: Mapping[str, Any]) -> None:
+    """BadInput where the checkpoint says it holds a ReLU RNN, a GRU or an LSTM."""
     for name in NONLINEARITY_KEYS:
         v = hints.get(name)
         if not isinstance(v, str):
@@ -388,21 +403,21 @@ def _weights_from_flat(
         v = hints.get(name)
         if isinstance(v, str) and v.strip().upper() in ("GRU", "LSTM"):
             raise BadInput(f"the checkpoint says {name} = {v!r}: not an Elman RNN")
-    used = _resolve(flat, keys)
-    arrays = {name: _to_numpy(flat[key], key) for name, key in used.items()}
+
+
+def _check_matrices(arrays: Mapping[str, np.ndarray], used: Mapping[str, str]) -> tuple[int, int]:
+    """``(n_h, kappa)`` of W_hh, W_uh, W_r, or BadInput naming the key whose shape is wrong."""
     w_hh, w_uh, w_r = arrays["W_hh"], arrays["W_uh"], arrays["W_r"]
     if w_hh.ndim != 2:
         raise BadInput(f"W_hh ({used['W_hh']}) must be a matrix, got shape {w_hh.shape}")
     rows, cols = w_hh.shape
     if rows != cols:
-        if rows == 3 * cols:
-            raise BadInput(
-                f"{used['W_hh']} has shape {w_hh.shape} = (3 N_h, N_h): a GRU, not an Elman RNN"
-            )
-        if rows == 4 * cols:
-            raise BadInput(
-                f"{used['W_hh']} has shape {w_hh.shape} = (4 N_h, N_h): an LSTM, not an Elman RNN"
-            )
+        for k, cell in ((3, "a GRU"), (4, "an LSTM")):
+            if rows == k * cols:
+                raise BadInput(
+                    f"{used['W_hh']} has shape {w_hh.shape} = ({k} N_h, N_h): {cell}, "
+                    "not an Elman RNN"
+                )
         raise BadInput(f"W_hh ({used['W_hh']}) must be square, got shape {w_hh.shape}")
     n_h = rows
     if w_uh.ndim != 2 or w_uh.shape[0] != n_h:
@@ -416,21 +431,29 @@ def _weights_from_flat(
             f"kappa = {kappa} inputs; repeat copy (the theory's task) needs as many outputs as "
             "inputs"
         )
-    out = {"W_hh": w_hh, "W_uh": w_uh, "W_r": w_r}
-    b_h = None
-    for name in ("b_ih", "b_hh", "b_h"):
-        if name in arrays:
-            b = arrays[name]
-            if b.shape != (n_h,):
-                raise BadInput(f"{name} ({used[name]}) must have shape ({n_h},), got {b.shape}")
-            b_h = b if b_h is None else b_h + b
-    if b_h is not None:
-        out["b_h"] = b_h
-    if "b_r" in arrays:
-        if arrays["b_r"].shape != (kappa,):
+    return n_h, kappa
+
+
+def _weights_from_flat(
+    flat: Mapping, keys: dict[str, str] | None, hints: Mapping[str, Any]
+) -> tuple[dict[str, np.ndarray], dict[str, str]]:
+    """Resolve, convert and check the weights; BadInput on anything unanalysable."""
+    _refuse_other_cells(hints)
+    used = _resolve(flat, keys)
+    arrays = {name: _to_numpy(flat[key], key) for name, key in used.items()}
+    n_h, kappa = _check_matrices(arrays, used)
+    out = {k: arrays[k] for k in ("W_hh", "W_uh", "W_r")}
+    for name, size in (("b_ih", n_h), ("b_hh", n_h), ("b_h", n_h), ("b_r", kappa)):
+        if name in arrays and arrays[name].shape != (size,):
             raise BadInput(
-                f"b_r ({used['b_r']}) must have shape ({kappa},), got {arrays['b_r'].shape}"
+                f"{name} ({used[name]}) must have shape ({size},), got {arrays[name].shape}"
             )
+    hidden = [arrays[n] for n in ("b_ih", "b_hh", "b_h") if n in arrays]
+    if hidden:  # nn.RNN adds b_ih and b_hh at every step: one hidden bias
+        out["b_h"] = hidden[0]
+        for b in hidden[1:]:
+            out["b_h"] = out["b_h"] + b
+    if "b_r" in arrays:
         out["b_r"] = arrays["b_r"]
     bad = [f"{n} ({used.get(n, n)})" for n, a in out.items() if not np.all(np.isfinite(a))]
     bad += [
@@ -530,88 +553,98 @@ def _sk_dict(inf) -> dict:
 
 def _probe_input(s: int, kappa: int) -> tuple[np.ndarray, np.ndarray, str]:
     """The input of Figure 3D: "3141" for s = 16, kappa = 5, else a seeded random +-1 sequence."""
-    from emt import nulls, tasks
+    from emt import metrics, tasks
 
     if s == 16 and kappa == tasks.FONT_HEIGHT:
         x = tasks.to_pm1(tasks.text_bitmap("3141"))
         name = 'the bitmap "3141" (Figure 3C/D)'
     else:
-        rng = np.random.default_rng([nulls.PROBE_SEED, 3141])
-        x = nulls.probe_batch(1, s, kappa, 0, rng)[1][0]
+        rng = np.random.default_rng([metrics.PROBE_SEED, 3141])
+        x = metrics.probe_batch(1, s, kappa, 0, rng)[1][0]
         name = "a random +-1 sequence (seeded)"
     u = np.zeros((4 * s, kappa))
     u[:s] = x
     return u, x, name
 
 
-def verdict(metrics: Mapping[str, Mapping[str, Any]], s: int) -> dict[str, Any]:
-    """Does the repeat-copy circuit look present? Three criteria, one per panel of Figure 3.
+def _num(d: Mapping[str, Any], key: str) -> float:
+    v = d.get(key, math.nan)
+    return float(v) if isinstance(v, (int, float, np.number)) else math.nan
 
-    ``metrics`` is ``{"trained": ..., null: ...}`` as :func:`emt.nulls.compare` returns it.
-    3B: kappa eigenvalues in every root-of-unity direction and the largest angular error below
-    :data:`VERDICT_ANGLE_FRACTION` of the half-spacing; 3A: the memory block at alpha = 1/2 within
-    :data:`VERDICT_BLOCK_ERROR` of Phi (Eq. 12) and below :data:`VERDICT_BLOCK_FACTOR` times
-    every null model's; 3D: at least :data:`VERDICT_BITS` of the output-phase bits decoded at the
-    predicted memory, at least :data:`VERDICT_CROSSTALK` of the inputs found there, and both
-    above every null model. ``present`` is "yes" (all three), "partly" or "no" (none).
-    """
-    m = metrics["trained"]
-    nulls_ = [v for k, v in metrics.items() if k != "trained"]
 
-    def num(d, key) -> float:
-        v = d.get(key, math.nan)
-        return float(v) if isinstance(v, (int, float, np.number)) else math.nan
+def _finite_values(rows: list[Mapping[str, Any]], key: str) -> list[float]:
+    return [_num(d, key) for d in rows if math.isfinite(_num(d, key))]
 
-    def null_vals(key):
-        return [num(d, key) for d in nulls_ if math.isfinite(num(d, key))]
 
+def _g3(v: float) -> str:
+    return "n/a" if not math.isfinite(v) else f"{v:.3g}"
+
+
+def _criterion_3b(m: Mapping[str, Any], s: int) -> dict[str, Any]:
     half = 180.0 / s
-    ang = num(m, "angle_error_max_deg")
-    c3b = num(m, "spectrum_counts_ok") == 1 and ang <= VERDICT_ANGLE_FRACTION * half
-    be = num(m, "block_error_a05")
-    be_null = null_vals("block_error_a05")
-    c3a = (
+    ang = _num(m, "angle_error_max_deg")
+    counts_ok = _num(m, "spectrum_counts_ok") == 1
+    return {
+        "figure": "3B",
+        "name": "spectrum: kappa eigenvalues on every s-th root of unity",
+        "passed": bool(counts_ok and ang <= VERDICT_ANGLE_FRACTION * half),
+        "detail": f"counts ok {bool(counts_ok)}, largest angular "
+        f"error {_g3(ang)} deg (limit {VERDICT_ANGLE_FRACTION * half:.3g} deg)",
+    }
+
+
+def _criterion_3a(m: Mapping[str, Any], nulls_: list[Mapping[str, Any]]) -> dict[str, Any]:
+    be, be_null = _num(m, "block_error_a05"), _finite_values(nulls_, "block_error_a05")
+    passed = (
         math.isfinite(be)
         and be <= VERDICT_BLOCK_ERROR
         and all(be <= VERDICT_BLOCK_FACTOR * v for v in be_null)
     )
-    bits, cross = num(m, "rnd_acc_out"), num(m, "crosstalk_match")
-    bits_null, cross_null = null_vals("rnd_acc_out"), null_vals("crosstalk_match")
-    c3d = (
+    return {
+        "figure": "3A",
+        "name": "memory block of W_hh in the variable-memory basis is Phi (Eq. 12)",
+        "passed": bool(passed),
+        "detail": f"block error {_g3(be)} (limit {VERDICT_BLOCK_ERROR}; null models "
+        f"{', '.join(_g3(v) for v in be_null) or 'n/a'})",
+    }
+
+
+def _criterion_3d(m: Mapping[str, Any], nulls_: list[Mapping[str, Any]]) -> dict[str, Any]:
+    bits, cross = _num(m, "rnd_acc_out"), _num(m, "crosstalk_match")
+    bits_null = _finite_values(nulls_, "rnd_acc_out")
+    cross_null = _finite_values(nulls_, "crosstalk_match")
+    passed = (
         bits >= VERDICT_BITS
         and cross >= VERDICT_CROSSTALK
         and all(bits > v for v in bits_null)
         and all(cross > v for v in cross_null)
     )
+    return {
+        "figure": "3D",
+        "name": "stored inputs are read at the memory the theory predicts",
+        "passed": bool(passed),
+        "detail": f"output-phase bits {_g3(bits)} (limit {VERDICT_BITS}; null models up to "
+        f"{_g3(max(bits_null)) if bits_null else 'n/a'}), cross-talk match {_g3(cross)} "
+        f"(limit {VERDICT_CROSSTALK}; null models up to "
+        f"{_g3(max(cross_null)) if cross_null else 'n/a'})",
+    }
 
-    def fmt(v):
-        return "n/a" if not math.isfinite(v) else f"{v:.3g}"
 
-    criteria = [
-        {
-            "figure": "3B",
-            "name": "spectrum: kappa eigenvalues on every s-th root of unity",
-            "passed": bool(c3b),
-            "detail": f"counts ok {bool(num(m, 'spectrum_counts_ok') == 1)}, largest angular "
-            f"error {fmt(ang)} deg (limit {VERDICT_ANGLE_FRACTION * half:.3g} deg)",
-        },
-        {
-            "figure": "3A",
-            "name": "memory block of W_hh in the variable-memory basis is Phi (Eq. 12)",
-            "passed": bool(c3a),
-            "detail": f"block error {fmt(be)} (limit {VERDICT_BLOCK_ERROR}; null models "
-            f"{', '.join(fmt(v) for v in be_null) or 'n/a'})",
-        },
-        {
-            "figure": "3D",
-            "name": "stored inputs are read at the memory the theory predicts",
-            "passed": bool(c3d),
-            "detail": f"output-phase bits {fmt(bits)} (limit {VERDICT_BITS}; null models up to "
-            f"{fmt(max(bits_null)) if bits_null else 'n/a'}), cross-talk match {fmt(cross)} "
-            f"(limit {VERDICT_CROSSTALK}; null models up to "
-            f"{fmt(max(cross_null)) if cross_null else 'n/a'})",
-        },
-    ]
+def verdict(metrics: Mapping[str, Mapping[str, Any]], s: int) -> dict[str, Any]:
+    """Does the repeat-copy circuit look present? Three criteria, one per panel of Figure 3.
+
+    Chapter "Analyse your own network"; paper Sec. 7. ``metrics`` is ``{"trained": ..., null:
+    ...}`` as :func:`emt.nulls.compare` returns it. 3B: kappa eigenvalues in every root-of-unity
+    direction and the largest angular error below :data:`VERDICT_ANGLE_FRACTION` of the
+    half-spacing; 3A: the memory block at alpha = 1/2 within :data:`VERDICT_BLOCK_ERROR` of Phi
+    (Eq. 12) and below :data:`VERDICT_BLOCK_FACTOR` times every null model's; 3D: at least
+    :data:`VERDICT_BITS` of the output-phase bits decoded at the predicted memory, at least
+    :data:`VERDICT_CROSSTALK` of the inputs found there, and both above every null model.
+    ``present`` is "yes" (all three), "partly" or "no" (none).
+    """
+    m = metrics["trained"]
+    nulls_ = [v for k, v in metrics.items() if k != "trained"]
+    criteria = [_criterion_3b(m, s), _criterion_3a(m, nulls_), _criterion_3d(m, nulls_)]
     n_ok = sum(c["passed"] for c in criteria)
     present = "yes" if n_ok == 3 else ("no" if n_ok == 0 else "partly")
     line = {
@@ -747,12 +780,12 @@ def _infer(inp: Input, w_hh):
 def _linearisation(inp: Input, say: Say):
     """Paper App. C: the network linearised at its best point; returns (lin, its info, inferences)."""
     from emt import linearise as lin_mod
-    from emt import nulls, tasks
+    from emt import metrics, tasks
 
     w = inp.weights
 
     def linearise(s_in: int):
-        rng = np.random.default_rng([nulls.PROBE_SEED, inp.seed, 1])
+        rng = np.random.default_rng([metrics.PROBE_SEED, inp.seed, 1])
         u, _ = tasks.repeat_copy_batch(32, s_in, inp.kappa, 3 * s_in, rng)
         try:
             return lin_mod.linearise(w["W_hh"], w["W_uh"], w["b_h"], u, W_r=w["W_r"], seed=inp.seed)
@@ -839,75 +872,53 @@ class Measured:
     spectrum: Any  # emt.analysis.spectrum_report of the analysed W_hh
 
 
-def _run(choice: Choice, u):
-    from emt import elman
+def _algorithm1_summary(inp: Input, f3) -> dict[str, Any]:
+    """What report.json says of Algorithm 1 at the user's alpha (``f3``: a Figure3)."""
+    from emt import metrics
 
-    with np.errstate(over="ignore", invalid="ignore"):
-        if choice.nonlinearity == "linear":
-            w = {k: choice.analysed[k] for k in elman.MATRICES}
-            return elman.simulate(w, u, nonlinearity="linear")
-        return elman.simulate(choice.analysed, u)
-
-
-def _algorithm1(inp: Input, choice: Choice, phi):
-    """Algorithm 1 at the user's alpha (select="auto"): (vm or None, its summary, threshold)."""
-    from emt import analysis, nulls, tasks
-
-    s, w = choice.s, choice.analysed
-    rng = np.random.default_rng([nulls.PROBE_SEED, inp.seed])
-    u_pca, _ = tasks.repeat_copy_batch(
-        nulls.PCA_SEQUENCES, s, inp.kappa, nulls.PCA_PERIODS * s, rng
-    )
-    h_pca = _run(choice, u_pca)[0]
-    vm, vm_error = None, ""
-    try:
-        vm = analysis.variable_memories(
-            w["W_hh"], w["W_uh"], w["W_r"], s, alpha=inp.alpha,
-            hidden_states=h_pca if np.all(np.isfinite(h_pca)) else None, select="auto",
-        )  # fmt: skip
-    except ValueError as exc:
-        vm_error = str(exc)
-    threshold = nulls.THRESHOLD
-    if vm is not None and vm.diagnostics.select == "top":
-        threshold = float(vm.diagnostics.cutoff)
     alg1: dict[str, Any] = {
-        "alpha": inp.alpha, "error": vm_error, "threshold_for_metrics": threshold
+        "alpha": inp.alpha, "error": f3.memories_error, "threshold_for_metrics": f3.cut
     }  # fmt: skip
+    vm = f3.memories
     if vm is not None:
         d = vm.diagnostics
         alg1.update(
             select=d.select, n_above_threshold=d.n_above_threshold, n_kept=d.n_kept,
             cutoff=d.cutoff, gap=d.gap, psi_condition=d.psi_condition,
             basis_condition=d.basis_condition, warnings=list(d.warnings), n_pca=vm.n_pca,
-            block_report={k: v for k, v in analysis.block_report(vm, phi).items()
-                          if np.ndim(v) == 0},
+            block_report={k: v for k, v in f3.main.items() if k not in metrics.PROBE_KEYS},
         )  # fmt: skip
-    return vm, alg1, threshold
+    return alg1
 
 
 def measure_stage(inp: Input, choice: Choice) -> Measured:
-    """Algorithm 1 at the user's alpha, the probe of Figure 3D, and the spectrum (Figure 3B)."""
-    from emt import analysis, circuits
+    """Algorithm 1 at the user's alpha, the probe of Figure 3D, and the spectrum (Figure 3B).
+
+    One call of :func:`emt.metrics.figure3` with ``select="auto"``: the threshold of 1 when at
+    least s*kappa eigenvalues reach it, else the s*kappa largest (:func:`emt.analysis.memory_cut`).
+    """
+    from emt import circuits, metrics
 
     s = choice.s
-    phi = circuits.repeat_copy_phi(s, inp.kappa)
-    vm, alg1, threshold = _algorithm1(inp, choice, phi)
     u_probe, x_probe, probe_name = _probe_input(s, inp.kappa)
-    h_probe, y_probe = _run(choice, u_probe)
+    f3 = metrics.figure3(
+        choice.analysed, s, seed=inp.seed, alpha=inp.alpha, select="auto",
+        nonlinearity=choice.nonlinearity, inputs={"probe": (u_probe, x_probe)},
+    )  # fmt: skip
     probe: dict[str, Any] = {"input": probe_name, "steps": int(u_probe.shape[0])}
-    contents = decoding = None
-    if vm is not None and np.all(np.isfinite(h_probe)):
-        contents = vm.contents(h_probe)
-        decoding = analysis.decode_memories(contents, x_probe)
+    if f3.probe is not None:
         target = x_probe[np.arange(u_probe.shape[0]) % s]
         probe.update(
-            bit_accuracy=decoding.bit_accuracy,
-            all_signs_ok=decoding.all_signs_ok,
-            min_cosine=decoding.min_cosine,
-            output_sign_accuracy=float(np.mean(np.sign(y_probe) == target)),
+            bit_accuracy=f3.probe.bit_accuracy,
+            all_signs_ok=f3.probe.all_signs_ok,
+            min_cosine=f3.probe.min_cosine,
+            output_sign_accuracy=float(np.mean(np.sign(f3.probe_outputs) == target)),
         )
-    spectrum = analysis.spectrum_report(choice.analysed["W_hh"], s, s * inp.kappa)
-    return Measured(phi, vm, alg1, threshold, probe, contents, decoding, spectrum)
+    phi = circuits.repeat_copy_phi(s, inp.kappa)
+    return Measured(
+        phi, f3.memories, _algorithm1_summary(inp, f3), f3.cut, probe, f3.probe_contents,
+        f3.probe, f3.spectrum,
+    )  # fmt: skip
 
 
 def nulls_stage(inp: Input, choice: Choice, measured: Measured, say: Say):
@@ -1192,7 +1203,7 @@ def _md_analysis(r: dict) -> list[str]:
 
 def _md_evidence(r: dict) -> list[str]:
     """The verdict's criteria and every metric beside the null models."""
-    from emt import nulls
+    from emt import metrics, nulls
 
     lines = ["## Verdict", ""]
     for c in r["verdict"]["criteria"]:
@@ -1213,7 +1224,7 @@ def _md_evidence(r: dict) -> list[str]:
     head = "| metric | network | " + " | ".join(names) + " | meaning |"
     lines += [head, "|" + "---|" * (len(names) + 3)]
     net, nl = r["metrics"]["network"], r["metrics"]["nulls"]
-    for key in nulls.METRIC_KEYS:
+    for key in metrics.METRIC_KEYS:
         vals = [_fmt(net.get(key))] + [_fmt(nl.get(n, {}).get(key)) for n in names]
         lines.append(f"| {key} | " + " | ".join(vals) + f" | {METRIC_HELP.get(key, '')} |")
     errs = [(n, d.get("error")) for n, d in [("network", net), *nl.items()] if d.get("error")]

@@ -94,7 +94,7 @@ try:
 except ModuleNotFoundError:  # Python 3.10
     import tomli as tomllib
 
-from emt import _io, _numerics, analysis, nulls
+from emt import _io, _numerics, analysis, metrics, nulls
 from emt.rnn import (
     CriterionWarning,
     TrainConfig,
@@ -105,7 +105,7 @@ from emt.rnn import (
 
 #: Version of the metrics computed by :func:`run_network`; stored in every row. A results table
 #: made by another version is refused rather than mixed (write to a new file instead).
-#: Version 2: every Figure 3 metric of :func:`emt.nulls.network_metrics` (alpha = 0, 1/2, 1,
+#: Version 2: every Figure 3 metric of :func:`emt.metrics.figure3` (alpha = 0, 1/2, 1,
 #: cross-talk, read-before-write) for the network and its null models.
 #: Version 3: the ``top__`` columns (:data:`TOP_COLUMNS`), Algorithm 1 keeping the s*kappa
 #: largest eigenvalues when fewer than s*kappa reach modulus 1.
@@ -119,16 +119,16 @@ _POINT_EXTRA = frozenset({"name", "seeds"})
 
 #: Columns that identify a row and where it came from, before the configuration's fields.
 ID_COLUMNS = ("config_hash", "grid_hash", "grid_file", "point", "point_name")
-#: Columns of :func:`network_metrics` that hold numbers (NaN when the analysis fails): the keys
-#: of :func:`emt.nulls.network_metrics`.
-ANALYSIS_COLUMNS: tuple[str, ...] = nulls.METRIC_KEYS
+#: Columns of :func:`table_cells` that hold numbers (NaN when the analysis fails): the keys
+#: of :func:`emt.metrics.figure3` (:data:`emt.metrics.METRIC_KEYS`).
+ANALYSIS_COLUMNS: tuple[str, ...] = metrics.METRIC_KEYS
 #: The same numbers and the error text for each null model of :func:`emt.nulls.null_models`.
 NULL_COLUMNS: tuple[str, ...] = tuple(
-    f"null_{model}__{key}" for model in nulls.NULL_MODELS for key in (*nulls.METRIC_KEYS, "error")
+    f"null_{model}__{key}" for model in nulls.NULL_MODELS for key in (*metrics.METRIC_KEYS, "error")
 )
 #: Metrics of the trained network with Algorithm 1 keeping the s*kappa largest-modulus eigenvalues
-#: (threshold ``top_threshold`` = min(1, modulus of the (s*kappa)-th largest), the "top" selection
-#: of :func:`emt.analysis.variable_memories`): where at least s*kappa eigenvalues reach modulus 1
+#: (``select="auto"``, the cut of :func:`emt.analysis.memory_cut`; the column ``top_threshold`` is
+#: min(1, modulus of the (s*kappa)-th largest)): where at least s*kappa eigenvalues reach modulus 1
 #: they equal the plain columns; where fewer do, Algorithm 1 as printed cannot run and these say
 #: what the analysis finds all the same. Each with the prefix ``top__``.
 TOP_KEYS = (
@@ -388,41 +388,40 @@ def config_from_row(row: Mapping[str, Any]) -> TrainConfig:
     return TrainConfig(**fields)
 
 
-def network_metrics(
+def table_cells(
     weights: Mapping[str, np.ndarray], s: int, seed: int = 0, *, nulls_too: bool = False
 ) -> dict[str, Any]:
     """The Figure 3 numbers of one network, as table cells (chapter "How general is the circuit?").
 
     Paper Sec. 6 (Algorithm 1) and Sec. 7 (Figure 3A-D). ``weights`` holds ``W_hh``, ``W_uh``,
-    ``W_r`` (numpy). The numbers are those of :func:`emt.nulls.network_metrics` (spectrum,
-    memory block at alpha = 0, 1/2, 1 with its forced and free parts, shift defects, couplings,
+    ``W_r`` (numpy). The numbers are those of :func:`emt.metrics.figure3` (spectrum, memory
+    block at alpha = 0, 1/2, 1 with its forced and free parts, shift defects, couplings,
     decoding, cross-talk, read-before-write; probe sequences seeded by ``seed``), in the columns
     :data:`ANALYSIS_COLUMNS`, plus ``spectrum_counts`` (JSON list: how many of the s*kappa
     largest eigenvalues point in each of the s root-of-unity directions). Where Algorithm 1
     cannot run (e.g. fewer than s*kappa eigenvalues of modulus >= 1) the affected cells are NaN
     and the reason is in ``analysis_error`` ("" when there is none); the :data:`TOP_COLUMNS`
-    then hold the analysis with the s*kappa largest eigenvalues. With ``nulls_too`` the same
+    then hold the analysis with ``select="auto"`` (:func:`emt.analysis.memory_cut`: the s*kappa
+    largest eigenvalues are kept), and ``top_threshold`` is the modulus of the (s*kappa)-th
+    largest eigenvalue, or 1 where at least s*kappa reach 1. With ``nulls_too`` the same
     numbers of each null model of :func:`emt.nulls.null_models` follow, in :data:`NULL_COLUMNS`
     (``null_<model>__<metric>``, the reason of a failure in ``null_<model>__error``).
     """
     w = {k: np.asarray(v, dtype=float) for k, v in weights.items()}
+    results = nulls.compare(w, s, seed, nulls=nulls_too)
+    trained = results.pop("trained")
     kappa = w["W_uh"].shape[1]
     spec = analysis.spectrum_report(w["W_hh"], s, s * kappa)
-    results = nulls.compare(w, s, seed, nulls=nulls_too)
     out: dict[str, Any] = {"spectrum_counts": json.dumps([int(c) for c in spec.counts])}
-    trained = results.pop("trained")
     out.update({k: trained[k] for k in ANALYSIS_COLUMNS})
     out["analysis_error"] = trained["error"]
-    moduli = np.sort(np.abs(np.linalg.eigvals(w["W_hh"])))[::-1]
-    kth = float(moduli[s * kappa - 1])  # the (s*kappa)-th largest modulus
-    top = nulls.THRESHOLD if kth >= nulls.THRESHOLD - analysis.EIG_TOL else kth
-    top_metrics = (
-        trained if top >= nulls.THRESHOLD else nulls.network_metrics(w, s, seed=seed, threshold=top)
-    )
-    out["top_threshold"] = top
-    out.update({f"top__{k}": top_metrics[k] for k in TOP_KEYS})
-    for model, metrics in results.items():
-        out.update({f"null_{model}__{k}": v for k, v in metrics.items()})
+    kth = float(np.abs(spec.selected[-1]))  # the (s*kappa)-th largest modulus
+    reach = kth >= metrics.THRESHOLD - analysis.EIG_TOL
+    top = trained if reach else metrics.figure3(w, s, seed=seed, select="auto").row()
+    out["top_threshold"] = metrics.THRESHOLD if reach else kth
+    out.update({f"top__{k}": top[k] for k in TOP_KEYS})
+    for model, row in results.items():
+        out.update({f"null_{model}__{k}": v for k, v in row.items()})
     return out
 
 
@@ -433,14 +432,14 @@ def run_network(config: Mapping[str, Any], cache_dir: str | os.PathLike | None =
     backend. ``config`` is a TrainConfig or its fields as a dict (:meth:`TrainConfig.as_dict`).
     The network comes from :func:`emt.rnn.get_trained` (the checkpoint cache in ``cache_dir``,
     default :func:`emt.rnn.resolve_cache_dir`); it is measured by :func:`emt.rnn.evaluate` (1000
-    fresh sequences, 3 output periods, 200 output steps) and by :func:`network_metrics`, for
+    fresh sequences, 3 output periods, 200 output steps) and by :func:`table_cells`, for
     the network and its null models (:mod:`emt.nulls`).
 
     Returns ``config_hash``, the configuration's fields and the metrics: ``solved``, ``steps``
     and ``wall_seconds`` of the training, ``from_cache``; the accuracies of evaluate
     (``eval_sequence_accuracy``, ``eval_bit_accuracy``, ``eval_long_sequence_accuracy``,
     ``eval_long_bit_accuracy``, ``eval_echo_bit_accuracy``, ``eval_criterion``); the analysis
-    numbers of :func:`network_metrics` with its null models, and ``analysis_seconds``, the time
+    numbers of :func:`table_cells` with its null models, and ``analysis_seconds``, the time
     they took; ``metrics_version``, ``torch``, ``host``, ``job_seconds`` (time spent here) and
     ``finished_at`` (UTC, ISO 8601).
     """
@@ -460,7 +459,7 @@ def run_network(config: Mapping[str, Any], cache_dir: str | os.PathLike | None =
         eval_criterion=bool(ev["criterion"]),
     )
     t1 = time.perf_counter()
-    row.update(network_metrics(trained.weights(), cfg.s, seed=cfg.seed, nulls_too=True))
+    row.update(table_cells(trained.weights(), cfg.s, seed=cfg.seed, nulls_too=True))
     row["analysis_seconds"] = time.perf_counter() - t1
     import torch
 

@@ -258,7 +258,7 @@ def test_analysis_error_is_recorded_not_raised():
     w_hh = rng.normal(size=(8, 8))
     w_hh *= 0.5 / np.abs(np.linalg.eigvals(w_hh)).max()
     weights = {"W_hh": w_hh, "W_uh": rng.normal(size=(8, 2)), "W_r": rng.normal(size=(2, 8))}
-    m = sweep.network_metrics(weights, s=2)
+    m = sweep.table_cells(weights, s=2)
     assert m["analysis_error"].startswith("variable_memories (alpha = 0), ")
     assert "only 0 eigenvalues of W_hh have modulus >= threshold" in m["analysis_error"]
     assert all(math.isnan(m[k]) for k in (*BLOCK_COLUMNS, "n_pca", "basis_condition"))
@@ -274,12 +274,12 @@ def test_top_columns_analyse_the_largest_eigenvalues():
     basis = circuits.random_basis(n_h, s * kappa, rng)
     w_hh, w_uh, w_r = circuits.circuit(circuits.repeat_copy_phi(s, kappa), basis, kappa)
     exact = {"W_hh": w_hh, "W_uh": w_uh, "W_r": w_r}
-    m = sweep.network_metrics(exact, s=s)
+    m = sweep.table_cells(exact, s=s)
     assert m["top_threshold"] == 1.0 and m["analysis_error"] == ""
     for k in sweep.TOP_KEYS:  # at least s*kappa eigenvalues reach 1: the same numbers
         assert m[f"top__{k}"] == m[k] if k != "error" else m["top__error"] == ""
     damped = {**exact, "W_hh": 0.97 * w_hh}
-    m = sweep.network_metrics(damped, s=s)
+    m = sweep.table_cells(damped, s=s)
     assert "fewer than s*kappa" in m["analysis_error"] and math.isnan(m["block_error_a05"])
     assert abs(m["top_threshold"] - 0.97) < 1e-9 and m["top__error"] == ""
     assert m["top__block_error_a05"] < 0.05  # the memory block is Phi
