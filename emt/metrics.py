@@ -262,14 +262,7 @@ def figure3(
     if kappa is not None and _pos_int("kappa", kappa) != k_w:
         raise ValueError(f"kappa = {kappa} does not match W_uh, which has {k_w} columns")
     kappa = k_w
-    if nonlinearity not in NONLINEARITIES:
-        raise ValueError(f"nonlinearity must be one of {NONLINEARITIES}, got {nonlinearity!r}")
-    for name, value, allowed in (
-        ("readout", readout, analysis.READOUTS),
-        ("removal", removal, analysis.REMOVALS),
-    ):
-        if value not in allowed:
-            raise ValueError(f"{name} must be one of {allowed}, got {value!r}")
+    _check_choices(nonlinearity=nonlinearity, readout=readout, removal=removal)
     alpha = float(_validate.number_in("alpha", alpha, 0.0, 1.0))
     cut = analysis.memory_cut(w_hh, s * kappa, threshold, select)
     values: dict[str, Any] = {key: math.nan for key in METRIC_KEYS}
@@ -313,25 +306,47 @@ def figure3(
                 values.update(analysis.batch_decoding(vm, h_batch, x_batch))
     if s >= 2:
         try:
-            defects = analysis.shift_defects(
-                w_hh, w_uh, w_r, s, readout=readout, removal=removal, threshold=cut
-            )
-            values.update(
-                defect_forward_max=float(defects["forward"].max()),
-                defect_backward_mean=float(defects["backward"].mean()),
-            )
+            values.update(_defects(w_hh, w_uh, w_r, s, readout, removal, cut))
         except ValueError as exc:
             fail("shift_defects", exc)
     error = "; ".join(f"{', '.join(stages)}: {msg}" for msg, stages in errors.items())
-    decoded = contents = outputs = None
-    if probe is not None:
-        h_probe, outputs, x_probe = probe
-        if vm_main is not None and np.all(np.isfinite(h_probe)):
-            contents = vm_main.contents(h_probe)
-            decoded = analysis.decode_memories(contents, x_probe)
-            main.update(
-                probe_acc=decoded.bit_accuracy,
-                probe_cos_in=float(np.nanmin(decoded.cosine[:s])),
-                probe_cos_out=float(np.nanmin(decoded.cosine[s:])),
-            )
-    return Figure3(values, error, cut, main, vm_main, vm_error, spec, decoded, contents, outputs)
+    read = _read_probe(vm_main, probe, s)
+    main.update(read[3])
+    return Figure3(values, error, cut, main, vm_main, vm_error, spec, *read[:3])
+
+
+def _check_choices(**chosen: str) -> None:
+    allowed = {
+        "nonlinearity": NONLINEARITIES,
+        "readout": analysis.READOUTS,
+        "removal": analysis.REMOVALS,
+    }
+    for name, value in chosen.items():
+        if value not in allowed[name]:
+            raise ValueError(f"{name} must be one of {allowed[name]}, got {value!r}")
+
+
+def _defects(w_hh, w_uh, w_r, s: int, readout: str, removal: str, cut: float) -> dict:
+    """The shift defects of Algorithm 1's two branches, summarised (forced and free)."""
+    d = analysis.shift_defects(w_hh, w_uh, w_r, s, readout=readout, removal=removal, threshold=cut)
+    return {
+        "defect_forward_max": float(d["forward"].max()),
+        "defect_backward_mean": float(d["backward"].mean()),
+    }
+
+
+def _read_probe(vm, probe, s: int) -> tuple:
+    """``(decoding, contents, outputs, numbers)`` of the probe run (Nones and {} without one)."""
+    if probe is None:
+        return None, None, None, {}
+    h_probe, outputs, x_probe = probe
+    if vm is None or not np.all(np.isfinite(h_probe)):
+        return None, None, outputs, {}
+    contents = vm.contents(h_probe)
+    decoded = analysis.decode_memories(contents, x_probe)
+    numbers = {
+        "probe_acc": decoded.bit_accuracy,
+        "probe_cos_in": float(np.nanmin(decoded.cosine[:s])),
+        "probe_cos_out": float(np.nanmin(decoded.cosine[s:])),
+    }
+    return decoded, contents, outputs, numbers
