@@ -175,7 +175,7 @@ def _sweep(args: argparse.Namespace) -> int:
     if args.dry_run:
         out = Path(args.out) if args.out else grid.path.with_suffix(".csv")
         try:
-            done = sweep._read_raw(out)["config_hash"].tolist() if out.exists() else []
+            done = sweep.read_raw_table(out)["config_hash"].tolist() if out.exists() else []
         except ValueError as exc:
             print(f"emt sweep: error: {exc}", file=sys.stderr)
             return 2

@@ -82,7 +82,7 @@ def test_load_lightning_prefix(tmp_path, w8):
     sd = {f"model.{k}": v for k, v in state_dict(w8).items()}
     path = tmp_path / "lit.ckpt"
     torch.save({"state_dict": sd, "epoch": 3, "hyper_parameters": {"hidden": 20}}, path)
-    w, info = report._read_network(path)
+    w, info = report.read_network(path)
     assert info["format"] == "lightning checkpoint"
     assert info["keys"]["W_hh"] == "model.rnn.weight_hh_l0"
     assert info["keys"]["W_r"] == "model.out.weight"
@@ -124,7 +124,7 @@ def test_emt_checkpoint_payload(tmp_path, w8):
     payload = {"format": 1, "key": "x", "config": cfg, "state": sd, "history": {}, "meta": {}}
     path = tmp_path / "emt.pt"
     torch.save(payload, path)
-    w, info = report._read_network(path)
+    w, info = report.read_network(path)
     assert info["format"] == "emt checkpoint" and info["hints"]["s"] == 8
     np.testing.assert_array_equal(w["W_hh"], w8["W_hh"])
 

@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from emt import circuits, sweep
+from emt import analysis, circuits, sweep
 from emt.cli import main
 from emt.rnn import TrainConfig
 
@@ -160,8 +160,8 @@ def test_missing_grid_file_is_rejected(tmp_path):
 )
 def test_cli_rejects_bad_grid_with_exit_2_before_training(tmp_path, monkeypatch, capsys, case):
     calls = []
-    monkeypatch.setattr(sweep, "get_trained", lambda *a, **k: calls.append(a))
-    monkeypatch.setattr(sweep, "run_network", lambda *a, **k: calls.append(a))
+    monkeypatch.setattr(sweep.network, "get_trained", lambda *a, **k: calls.append(a))
+    monkeypatch.setattr(sweep.network, "run_network", lambda *a, **k: calls.append(a))
     path = write_grid(tmp_path, BAD_GRIDS[case][0])
     out = tmp_path / "out.csv"
     assert main(["sweep", str(path), "--out", str(out), "--n-jobs", "1", "--no-progress"]) == 2
@@ -195,7 +195,9 @@ def test_python_m_emt_exit_code_and_stderr(tmp_path):
 
 
 def test_dry_run_trains_nothing(tmp_path, capsys, monkeypatch):
-    monkeypatch.setattr(sweep, "get_trained", lambda *a, **k: pytest.fail("trained in a dry run"))
+    monkeypatch.setattr(
+        sweep.network, "get_trained", lambda *a, **k: pytest.fail("trained in a dry run")
+    )
     path = write_grid(tmp_path, "seeds = [0, 1]\n[[point]]\n")
     assert main(["sweep", str(path), "--dry-run"]) == 0
     out = capsys.readouterr()
@@ -289,7 +291,7 @@ def test_analysis_value_error_in_run_network(cache, monkeypatch):
     def boom(*args, **kwargs):
         raise ValueError("boom")
 
-    monkeypatch.setattr(sweep.analysis, "variable_memories", boom)
+    monkeypatch.setattr(analysis, "variable_memories", boom)
     config = TrainConfig(
         s=2,
         kappa=2,
@@ -343,7 +345,9 @@ def test_local_backend_two_workers_end_to_end(tmp_path, cache, monkeypatch):
     assert list(df["analysis_error"]) == list(again["analysis_error"])
 
     # a rerun has nothing to do: no network is run, the file is not rewritten
-    monkeypatch.setattr(sweep, "run_network", lambda *a, **k: pytest.fail("ran a finished network"))
+    monkeypatch.setattr(
+        sweep.network, "run_network", lambda *a, **k: pytest.fail("ran a finished network")
+    )
     before = (out.read_bytes(), out.stat().st_mtime_ns)
     sweep.run_sweep(path, out, n_jobs=2, cache_dir=cache, progress=False)
     assert (out.read_bytes(), out.stat().st_mtime_ns) == before
@@ -361,14 +365,14 @@ def test_simulated_crash_then_rerun(tmp_path, cache, monkeypatch):
             raise KeyboardInterrupt  # like Ctrl-C or a kill in the middle of the third network
         return real(config, cache_dir=cache_dir)
 
-    monkeypatch.setattr(sweep, "run_network", crash_on_third)
+    monkeypatch.setattr(sweep.network, "run_network", crash_on_third)
     with pytest.raises(KeyboardInterrupt):
         sweep.run_sweep(path, out, n_jobs=1, cache_dir=cache, progress=False)
     rows = read_rows(out)
     assert [r["seed"] for r in rows] == ["0", "1"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["grid.toml", "r.csv"]
 
-    monkeypatch.setattr(sweep, "run_network", real)
+    monkeypatch.setattr(sweep.network, "run_network", real)
     df = sweep.run_sweep(path, out, n_jobs=1, cache_dir=cache, progress=False)
     assert list(df["seed"]) == [0, 1, 2] and df["config_hash"].is_unique
     assert read_rows(out)[:2] == rows  # the finished rows are kept as they were
@@ -428,13 +432,13 @@ def test_failed_network_is_reported_and_retried(tmp_path, cache, monkeypatch, ca
             raise RuntimeError("the node caught fire")
         return real(config, cache_dir=cache_dir)
 
-    monkeypatch.setattr(sweep, "run_network", fail_seed_1)
+    monkeypatch.setattr(sweep.network, "run_network", fail_seed_1)
     argv = ["sweep", str(path), "--out", str(out), "--n-jobs", "1", "--no-progress"]
     assert main(argv) == 1
     err = capsys.readouterr().err
     assert "1 network(s) failed" in err and "RuntimeError: the node caught fire" in err
     assert [r["seed"] for r in read_rows(out)] == ["0"]
-    monkeypatch.setattr(sweep, "run_network", real)
+    monkeypatch.setattr(sweep.network, "run_network", real)
     assert main(argv) == 0
     assert [r["seed"] for r in read_rows(out)] == ["0", "1"]
 
@@ -476,7 +480,7 @@ def test_stale_temporary_file_is_removed(tmp_path, cache):
 def test_second_sweep_on_the_same_table_is_refused(tmp_path, capsys):
     path = write_grid(tmp_path, "seeds = [0]\n[[point]]\n")
     out = tmp_path / "r.csv"
-    with sweep._locked(out):
+    with sweep.table._locked(out):
         with pytest.raises(sweep.SweepLocked, match="another sweep is writing"):
             sweep.run_sweep(path, out, n_jobs=1, progress=False)
         assert main(["sweep", str(path), "--out", str(out), "--no-progress"]) == 1

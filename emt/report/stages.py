@@ -1,0 +1,470 @@
+"""``emt analyze`` stage by stage: load, choose s and the linearisation, measure, nulls, render.
+
+Chapter "Analyse your own network", sections "Which s and kappa?" (``sec-an-infer``) and "The
+command" (``sec-an-command``); paper Sec. 6-7 and App. C. :func:`analyze` runs the stages in
+turn; each reports progress through a callable and raises :class:`BadInput` for input it cannot
+analyse.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import logging
+import math
+import os
+import platform
+import sys
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from emt.report.reading import BadInput, read_network
+from emt.report.render import FIGURES, REPORT_FORMAT, _markdown, _write
+from emt.report.verdict import verdict
+
+
+def _jsonable(x):
+    if isinstance(x, Mapping):
+        return {str(k): _jsonable(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_jsonable(v) for v in x]
+    if isinstance(x, np.ndarray):
+        if np.iscomplexobj(x):
+            return {"real": _jsonable(x.real.tolist()), "imag": _jsonable(x.imag.tolist())}
+        return _jsonable(x.tolist())
+    if isinstance(x, (np.bool_, bool)):
+        return bool(x)
+    if isinstance(x, np.integer):
+        return int(x)
+    if isinstance(x, (float, np.floating)):
+        x = float(x)
+        if math.isnan(x):
+            return None
+        if math.isinf(x):
+            return "inf" if x > 0 else "-inf"
+        return x
+    if isinstance(x, complex):
+        return {"real": _jsonable(x.real), "imag": _jsonable(x.imag)}
+    return x
+
+
+def _sk_dict(inf) -> dict:
+    fields = (
+        "s", "kappa", "confidence", "refused", "reason", "candidate", "n_cluster",
+        "cluster_moduli", "next_modulus", "gap", "counts", "residual_fraction", "angle_score",
+        "gap_score", "score", "runner_up", "n_passing", "s_range",
+    )  # fmt: skip
+    return {f: getattr(inf, f) for f in fields}
+
+
+def _probe_input(s: int, kappa: int) -> tuple[np.ndarray, np.ndarray, str]:
+    """The input of Figure 3D: "3141" for s = 16, kappa = 5, else a seeded random +-1 sequence."""
+    from emt import metrics, tasks
+
+    if s == 16 and kappa == tasks.FONT_HEIGHT:
+        x = tasks.to_pm1(tasks.text_bitmap("3141"))
+        name = 'the bitmap "3141" (Figure 3C/D)'
+    else:
+        rng = np.random.default_rng([metrics.PROBE_SEED, 3141])
+        x = metrics.probe_batch(1, s, kappa, 0, rng)[1][0]
+        name = "a random +-1 sequence (seeded)"
+    u = np.zeros((4 * s, kappa))
+    u[:s] = x
+    return u, x, name
+
+
+def _versions() -> dict[str, str]:
+    import matplotlib
+    import scipy
+
+    import emt
+
+    out = {
+        "emt": getattr(emt, "__version__", "?"),
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "scipy": scipy.__version__,
+        "matplotlib": matplotlib.__version__,
+    }
+    torch = sys.modules.get("torch")
+    if torch is not None:
+        out["torch"] = torch.__version__
+    return out
+
+
+def _check_options(s, kappa, alpha, n_h: int, kappa_w: int):
+    from emt import _validate
+
+    try:
+        s = None if s is None else _validate.positive_int("s", s)
+        kappa = None if kappa is None else _validate.positive_int("kappa", kappa)
+        a = _validate.number_in("alpha", alpha, 0.0, 1.0)
+    except ValueError as exc:
+        raise BadInput(str(exc)) from None
+    if kappa is not None and kappa != kappa_w:
+        raise BadInput(f"kappa = {kappa} does not match W_uh, which has {kappa_w} columns")
+    if s is not None and s * kappa_w > n_h:
+        raise BadInput(f"s*kappa = {s}*{kappa_w} = {s * kappa_w} exceeds the hidden size {n_h}")
+    return s, a
+
+
+def _default_out(source) -> Path:
+    stem = Path(source).stem if isinstance(source, (str, os.PathLike)) else "weights"
+    return Path(f"emt-report-{stem}")
+
+
+def _prepare_out(out) -> Path:
+    out = Path(out)
+    if out.exists() and not (out.is_dir() and (out / "report.json").is_file()):
+        if not (out.is_dir() and not any(out.iterdir())):
+            raise BadInput(
+                f"{out} exists and is not an emt report directory; refusing to overwrite it"
+            )
+    return out
+
+
+# ------------------------------------------------------------------ emt analyze, stage by stage
+#
+# load_stage -> choose_stage -> measure_stage -> nulls_stage -> render_stage; :func:`analyze`
+# runs them in turn. Each stage reports progress through ``say`` (a callable taking one line;
+# the CLI prints it) and raises BadInput for input that cannot be analysed.
+
+Say = Callable[[str], None]
+
+
+def _reporter(progress) -> Say:
+    """``progress``: a callable (used as it is), True (lines to the ``emt.report`` logger) or False."""
+    if callable(progress):
+        return progress
+    if progress:
+        log = logging.getLogger("emt.report")
+        return lambda line: log.info("%s", line)
+    return lambda line: None
+
+
+@dataclass
+class Input:
+    """Stage 1 (:func:`load_stage`): the weights read and checked, and the options."""
+
+    weights: dict[str, np.ndarray]
+    info: dict[str, Any]
+    n_h: int
+    kappa: int
+    has_bias: bool
+    hint_s: int | None  # the s an emt checkpoint stores, where it fits
+    seed: int
+    s_given: int | None
+    alpha: float
+    out: Path
+
+
+def load_stage(source, *, s=None, kappa=None, alpha=0.5, keys=None, out=None) -> Input:
+    """Read ``source`` (:func:`load_weights`' formats, or a weights dict) and check the options."""
+    weights, info = read_network(source, keys)
+    n_h, kappa_w = weights["W_uh"].shape
+    s_given, a = _check_options(s, kappa, alpha, n_h, kappa_w)
+    out = _prepare_out(out if out is not None else _default_out(source))
+    checkpoint = info["format"] == "emt checkpoint"
+    hint_s = info["hints"].get("s") if checkpoint else None
+    hint_s = int(hint_s) if isinstance(hint_s, int) and hint_s * kappa_w <= n_h else None
+    seed = info["hints"].get("seed", 0) if checkpoint else 0
+    seed = int(seed) if isinstance(seed, int) and seed >= 0 else 0
+    has_bias = "b_h" in weights and bool(np.any(weights["b_h"] != 0))
+    return Input(weights, info, n_h, kappa_w, has_bias, hint_s, seed, s_given, a, out)
+
+
+@dataclass
+class Choice:
+    """Stage 2 (:func:`choose_stage`): what is analysed, with which s, and why."""
+
+    analysed: dict[str, np.ndarray]  # W_hh, W_uh, W_r (the linearised triple for a biased net)
+    nonlinearity: str  # of the probe runs: "tanh", or "linear" for the linearised system
+    lin_info: dict[str, Any] | None
+    s: int
+    s_source: str  # "given", "inferred" or "checkpoint"
+    inference: Any  # the emt.analysis.infer_s_kappa result the report quotes
+
+
+def _infer(inp: Input, w_hh):
+    """(inference, usable): the s of W_hh's spectrum, usable if not refused and kappa matches."""
+    from emt import analysis
+
+    inf = analysis.infer_s_kappa(w_hh)
+    if inf.kappa is not None and inf.kappa != inp.kappa:
+        return inf, False
+    return inf, not inf.refused
+
+
+def _linearisation(inp: Input, say: Say):
+    """Paper App. C: the network linearised at its best point; returns (lin, its info, inferences)."""
+    from emt import linearise as lin_mod
+    from emt import metrics, tasks
+
+    w = inp.weights
+
+    def linearise(s_in: int):
+        rng = np.random.default_rng([metrics.PROBE_SEED, inp.seed, 1])
+        u, _ = tasks.repeat_copy_batch(32, s_in, inp.kappa, 3 * s_in, rng)
+        try:
+            return lin_mod.linearise(w["W_hh"], w["W_uh"], w["b_h"], u, W_r=w["W_r"], seed=inp.seed)
+        except ValueError as exc:
+            raise BadInput(f"the network cannot be linearised: {exc}") from None
+
+    inferences = []
+    if inp.s_given is not None:
+        s0, s0_source = inp.s_given, "given"
+    elif inp.hint_s is not None:
+        s0, s0_source = inp.hint_s, "checkpoint"
+    else:
+        inf0, ok0 = _infer(inp, w["W_hh"])
+        s0, s0_source = (inf0.s, "W_hh") if ok0 else (max(1, inp.n_h // (4 * inp.kappa)), "guess")
+    say(f"linearising around a fixed or operating point (inputs with s = {s0})")
+    lin = linearise(s0)
+    if inp.s_given is None:
+        inf, ok = _infer(inp, lin.J)
+        inferences.append(inf)
+        if ok and inf.s != s0:
+            say(f"linearising again with the inferred s = {inf.s}")
+            lin = linearise(inf.s)
+            s0, s0_source = inf.s, "inferred"
+        else:
+            say("linearisation kept")
+    else:
+        say("linearisation done")
+    info = {
+        "kind": lin.kind,
+        "one_step_error": lin.one_step_error,
+        "h0_rms": float(np.sqrt(np.mean(lin.h0**2))),
+        "offset_max": float(np.max(np.abs(lin.c))),
+        "n_fixed_points": len(lin.fixed_points),
+        "candidates": lin.candidates,
+        "diagnostics": lin.diagnostics,
+        "input_s": s0,
+        "input_s_source": s0_source,
+        "h0": lin.h0,
+    }
+    return lin, info, inferences
+
+
+def choose_stage(inp: Input, say: Say) -> Choice:
+    """What to analyse (W_hh itself, or the linearisation of a biased network) and s."""
+    from emt import analysis
+
+    if inp.has_bias:
+        lin, lin_info, inferences = _linearisation(inp, say)
+        analysed, nonlinearity = lin.weights(), "linear"
+    else:
+        say("no hidden bias: W_hh, W_uh, W_r are analysed directly")
+        analysed = {k: inp.weights[k] for k in ("W_hh", "W_uh", "W_r")}
+        lin_info, inferences, nonlinearity = None, [], "tanh"
+    inf = inferences[-1] if inferences else analysis.infer_s_kappa(analysed["W_hh"])
+    if inp.s_given is not None:
+        s_used, s_source = inp.s_given, "given"
+    elif not inf.refused and inf.kappa == inp.kappa:
+        s_used, s_source = int(inf.s), "inferred"
+    elif inp.hint_s is not None:
+        s_used, s_source = inp.hint_s, "checkpoint"
+    else:
+        why = inf.evidence()
+        if not inf.refused:
+            why = f"inferred kappa = {inf.kappa} does not match W_uh's {inp.kappa} columns\n{why}"
+        raise BadInput(
+            f"s could not be inferred from the spectrum of "
+            f"{'the Jacobian' if inp.has_bias else 'W_hh'}; pass --s S.\n{why}"
+        )
+    say(f"s = {s_used} ({s_source}), kappa = {inp.kappa}")
+    return Choice(analysed, nonlinearity, lin_info, s_used, s_source, inf)
+
+
+@dataclass
+class Measured:
+    """Stage 3 (:func:`measure_stage`): Algorithm 1 at the user's alpha and the probe run."""
+
+    phi: np.ndarray
+    vm: Any  # emt.analysis.VariableMemories, or None where Algorithm 1 could not run
+    alg1: dict[str, Any]
+    threshold: float  # the modulus threshold the metrics use
+    probe: dict[str, Any]
+    contents: np.ndarray | None
+    decoding: Any
+    spectrum: Any  # emt.analysis.spectrum_report of the analysed W_hh
+
+
+def _algorithm1_summary(inp: Input, f3) -> dict[str, Any]:
+    """What report.json says of Algorithm 1 at the user's alpha (``f3``: a Figure3)."""
+    from emt import metrics
+
+    alg1: dict[str, Any] = {
+        "alpha": inp.alpha, "error": f3.memories_error, "threshold_for_metrics": f3.cut
+    }  # fmt: skip
+    vm = f3.memories
+    if vm is not None:
+        d = vm.diagnostics
+        alg1.update(
+            select=d.select, n_above_threshold=d.n_above_threshold, n_kept=d.n_kept,
+            cutoff=d.cutoff, gap=d.gap, psi_condition=d.psi_condition,
+            basis_condition=d.basis_condition, warnings=list(d.warnings), n_pca=vm.n_pca,
+            block_report={k: v for k, v in f3.main.items() if k not in metrics.PROBE_KEYS},
+        )  # fmt: skip
+    return alg1
+
+
+def measure_stage(inp: Input, choice: Choice) -> Measured:
+    """Algorithm 1 at the user's alpha, the probe of Figure 3D, and the spectrum (Figure 3B).
+
+    One call of :func:`emt.metrics.figure3` with ``select="auto"``: the threshold of 1 when at
+    least s*kappa eigenvalues reach it, else the s*kappa largest (:func:`emt.analysis.memory_cut`).
+    """
+    from emt import circuits, metrics
+
+    s = choice.s
+    u_probe, x_probe, probe_name = _probe_input(s, inp.kappa)
+    f3 = metrics.figure3(
+        choice.analysed, s, seed=inp.seed, alpha=inp.alpha, select="auto",
+        nonlinearity=choice.nonlinearity, inputs={"probe": (u_probe, x_probe)},
+    )  # fmt: skip
+    probe: dict[str, Any] = {"input": probe_name, "steps": int(u_probe.shape[0])}
+    if f3.probe is not None:
+        target = x_probe[np.arange(u_probe.shape[0]) % s]
+        probe.update(
+            bit_accuracy=f3.probe.bit_accuracy,
+            all_signs_ok=f3.probe.all_signs_ok,
+            min_cosine=f3.probe.min_cosine,
+            output_sign_accuracy=float(np.mean(np.sign(f3.probe_outputs) == target)),
+        )
+    phi = circuits.repeat_copy_phi(s, inp.kappa)
+    return Measured(
+        phi, f3.memories, _algorithm1_summary(inp, f3), f3.cut, probe, f3.probe_contents,
+        f3.probe, f3.spectrum,
+    )  # fmt: skip
+
+
+def nulls_stage(inp: Input, choice: Choice, measured: Measured, say: Say):
+    """Every metric of the network and of its null models (:func:`emt.nulls.compare`); verdict."""
+    from emt import nulls
+
+    n_models = 1 + len(nulls.NULL_MODELS)
+    say(f"measuring the network and {n_models - 1} null models ...")
+    done = iter(range(1, n_models + 1))
+    try:
+        metrics = nulls.compare(
+            choice.analysed, choice.s, inp.seed, nonlinearity=choice.nonlinearity,
+            threshold=measured.threshold,
+            progress=lambda name: say(f"  {next(done)}/{n_models} {name}"),
+        )  # fmt: skip
+    except ValueError as exc:
+        raise BadInput(f"the metrics cannot be computed: {exc}") from None
+    say("metrics measured")
+    return metrics, verdict(metrics, choice.s)
+
+
+def _report_dict(inp: Input, choice: Choice, m: Measured, metrics, verdict_, figs) -> dict:
+    w, spec, n_mem = inp.weights, m.spectrum, choice.s * inp.kappa
+    inf = choice.inference
+    return {
+        "report_format": REPORT_FORMAT,
+        "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "input": {
+            **inp.info, "n_h": inp.n_h, "kappa": inp.kappa, "has_hidden_bias": inp.has_bias,
+            "hidden_bias_norm": float(np.linalg.norm(w.get("b_h", np.zeros(1)))),
+            "readout_bias_norm": float(np.linalg.norm(w.get("b_r", np.zeros(1)))),
+            "nonlinearity": "tanh (assumed: it cannot be read from the weights)",
+        },
+        "s_kappa": {
+            "s": choice.s, "kappa": inp.kappa, "source": choice.s_source,
+            "confidence": inf.confidence if choice.s_source == "inferred" else None,
+            "evidence": inf.evidence(), "inference": _sk_dict(inf), "checkpoint_s": inp.hint_s,
+        },
+        "linearisation": choice.lin_info,
+        "analysed": "linearised triple (J, B, W_r)" if inp.has_bias else "W_hh, W_uh, W_r",
+        "probe_dynamics": choice.nonlinearity,
+        "seed": inp.seed,
+        "algorithm1": m.alg1,
+        "spectrum": {
+            "counts": spec.counts, "mean_angular_error_deg": spec.mean_angular_error_deg,
+            "max_angular_error_deg": spec.max_angular_error_deg, "gap": spec.gap,
+            "largest_moduli": np.abs(spec.eigenvalues[: n_mem + 5]),
+        },
+        "probe": m.probe,
+        "metrics": {"network": metrics["trained"],
+                    "nulls": {k: v for k, v in metrics.items() if k != "trained"}},
+        "verdict": verdict_,
+        "figures": {k: FIGURES[k] for k in figs},
+        "versions": _versions(),
+    }  # fmt: skip
+
+
+def render_stage(inp: Input, choice: Choice, measured: Measured, metrics, verdict_) -> dict:
+    """Figures 3A, 3B, 3D, report.json and report.md, written atomically into ``inp.out``."""
+    import matplotlib.pyplot as plt
+
+    from emt.plotting import analysis as plots
+
+    s, kappa, m = choice.s, inp.kappa, measured
+    spec, figs = m.spectrum, {}
+    try:
+        figs["3B"] = plots.spectrum(
+            spec.eigenvalues, np.linalg.eigvals(m.phi), s, spec.counts, s * kappa
+        )
+        if m.vm is not None:
+            figs["3A"] = plots.basis_matrix(m.vm.phi_learned, m.phi, s, kappa)
+        if m.contents is not None:
+            figs["3D"] = plots.memory_states(m.contents, s, kappa, m.decoding.slots, mu=1)
+        report = _jsonable(_report_dict(inp, choice, m, metrics, verdict_, figs))
+        _write(inp.out, report, _markdown(report), figs)
+    finally:
+        for f in figs.values():
+            plt.close(f)
+    report["out"] = str(inp.out)
+    return report
+
+
+def analyze(
+    source,
+    *,
+    s: int | None = None,
+    kappa: int | None = None,
+    alpha: float = 0.5,
+    keys=None,
+    out=None,
+    progress: bool | Say = True,
+) -> dict:
+    """Analyse a user's Elman RNN: s and kappa, Algorithm 1, every Figure 3 metric and its nulls.
+
+    Chapter "Analyse your own network"; paper Sec. 6 (Algorithm 1), Sec. 7 (Figure 3)
+    and App. C (bias). ``source`` is a file (:func:`load_weights`) or a weights dict;
+    ``s`` (default: inferred by :func:`emt.analysis.infer_s_kappa`, else the ``s`` stored in an
+    :mod:`emt.rnn` checkpoint) and ``kappa`` (default and only allowed value: the columns of
+    ``W_uh``) fix the memories; ``alpha`` weighs the two estimates of Eq. 14-15 for the figures
+    and the headline block report (the metrics are measured at alpha = 0, 1/2 and 1). A network
+    with a non-zero hidden bias is linearised (:func:`emt.linearise.linearise`, App. C) and the
+    bias-free triple ``(J, B, W_r)`` is analysed, with probe runs of the linear system.
+
+    The stages, each a function of this module: :func:`load_stage` (read and check),
+    :func:`choose_stage` (what is analysed, and s), :func:`measure_stage` (Algorithm 1, the
+    probe, the spectrum), :func:`nulls_stage` (every metric beside its null models, the
+    verdict) and :func:`render_stage` (figures and files).
+
+    Writes into ``out`` (default ``emt-report-<file stem>``; ``None`` with a dict source:
+    ``emt-report-weights``) atomically: the directory is built beside it and renamed, so a failure
+    leaves nothing half-written; an existing report directory is replaced, anything else there is
+    refused. Files: ``report.json`` (:func:`analyze`'s return value), ``report.md`` and the PNGs
+    of :data:`FIGURES`. ``progress``: a callable that receives one line per step (the CLI prints
+    them), True to send the lines to the ``emt.report`` logger, False for none. Returns the
+    report as a dict (``"out"``: the directory). Raises :class:`BadInput` (before writing
+    anything) for input that cannot be analysed, including an s that can neither be given nor
+    inferred.
+    """
+    say = _reporter(progress)
+    inp = load_stage(source, s=s, kappa=kappa, alpha=alpha, keys=keys, out=out)
+    say(
+        f"loaded {inp.info['path'] or 'weights dict'} ({inp.info['format']}): N_h = {inp.n_h}, "
+        f"kappa = {inp.kappa}, {'hidden bias' if inp.has_bias else 'no hidden bias'}"
+    )
+    choice = choose_stage(inp, say)
+    measured = measure_stage(inp, choice)
+    metrics, verdict_ = nulls_stage(inp, choice, measured, say)
+    return render_stage(inp, choice, measured, metrics, verdict_)
