@@ -37,6 +37,7 @@ import statistics
 import sys
 import time
 import warnings
+from collections.abc import Callable
 
 import torch
 
@@ -90,39 +91,54 @@ HEADER = (
 )
 
 
-def bench_seeds(base: TrainConfig, seeds: list[int]) -> list[dict]:
-    print(HEADER, flush=True)
+Say = Callable[[str], None]
+
+
+def _silent(line: str) -> None:
+    """Where the measuring functions' lines go unless a caller (the command line) takes them."""
+
+
+def _say(line: str) -> None:
+    print(line, flush=True)
+
+
+def bench_seeds(base: TrainConfig, seeds: list[int], say: Say = _silent) -> list[dict]:
+    """Train ``base`` for each seed and time it; each row and the summary go to ``say``."""
+    say(HEADER)
     rows = []
     for seed in seeds:
         r = run_one(dataclasses.replace(base, seed=seed))
         rows.append(r)
-        print(_row(r), f"  ({_load_average()})", flush=True)
+        say(f"{_row(r)}  ({_load_average()})")
     walls = [r["wall"] for r in rows]
     med, mx = statistics.median(walls), max(walls)
-    print(
+    say(
         f"median wall {med:.1f} s (target <= {MEDIAN_TARGET:.0f} s: "
         f"{'met' if med <= MEDIAN_TARGET else 'NOT met'}); "
         f"max wall {mx:.1f} s (target <= {MAX_TARGET:.0f} s: "
         f"{'met' if mx <= MAX_TARGET else 'NOT met'})"
     )
-    print(
+    say(
         f"median steps {statistics.median(r['steps'] for r in rows):.0f}; criterion (every bit of 1000 fresh "
         f"sequences over 3 periods, and >= 99.9% of bits over 200 steps) met by "
-        f"{sum(r['criterion'] for r in rows)}/{len(rows)} seeds",
-        flush=True,
+        f"{sum(r['criterion'] for r in rows)}/{len(rows)} seeds"
     )
     return rows
 
 
 def hidden_search(
-    base: TrainConfig, sizes: list[int], seeds: list[int], rows_out: list[dict] | None = None
+    base: TrainConfig,
+    sizes: list[int],
+    seeds: list[int],
+    rows_out: list[dict] | None = None,
+    say: Say = _silent,
 ) -> int | None:
-    """Walk the sizes down; append every row to ``rows_out`` when given."""
-    print(
+    """Walk the sizes down; append every row to ``rows_out`` when given; lines go to ``say``."""
+    say(
         f"\nsmallest hidden size: sizes {sizes}, seeds {seeds} "
         f"(theory's floor s*kappa = {base.s * base.kappa})"
     )
-    print(HEADER, flush=True)
+    say(HEADER)
     smallest = None
     for hidden in sorted(sizes, reverse=True):
         with warnings.catch_warnings():
@@ -132,26 +148,29 @@ def hidden_search(
         if rows_out is not None:
             rows_out.extend(rows)
         for r in rows:
-            print(_row(r), f"  ({_load_average()})", flush=True)
+            say(f"{_row(r)}  ({_load_average()})")
         if all(r["criterion"] for r in rows):
             smallest = hidden
         else:
-            print(
+            say(
                 f"hidden={hidden} fails the criterion for {sum(not r['criterion'] for r in rows)} of "
                 f"{len(rows)} seeds; the search stops"
             )
             break
-    print(f"smallest hidden size meeting the criterion for all seeds: {smallest}", flush=True)
+    say(f"smallest hidden size meeting the criterion for all seeds: {smallest}")
     return smallest
 
 
-def sweep_throughput(n_networks: int = 6, workers: tuple[int, ...] = (1, 2)) -> list[dict]:
+def sweep_throughput(
+    n_networks: int = 6, workers: tuple[int, ...] = (1, 2), say: Say = _silent
+) -> list[dict]:
     """Networks per hour of :func:`emt.sweep.run_sweep` at the book's point, per worker count.
 
     Chapter "How general is the circuit?"; paper Sec. 7. Each worker count sweeps the same
     ``n_networks`` seeds (100, 101, ...) of s=16, kappa=5, 128 hidden units from an empty cache
     in a temporary folder; wall time covers the whole sweep (start-up, training, evaluation,
-    metrics and null models). Prints one line per worker count and the speedup; returns the rows.
+    metrics and null models). One line per worker count and the speedup go to ``say``; returns
+    the rows.
     """
     import tempfile
 
@@ -180,21 +199,20 @@ def sweep_throughput(n_networks: int = 6, workers: tuple[int, ...] = (1, 2)) -> 
             "median_job": float(df["job_seconds"].median()),
         }
         rows.append(row)
-        print(
+        say(
             f"workers {n_jobs}: {row['networks']} networks ({row['solved']} solved) in "
             f"{wall:.0f} s = {row['per_hour']:.0f} networks/hour; median per network: training "
-            f"{row['median_train']:.1f} s, whole job {row['median_job']:.1f} s; {_load_average()}",
-            flush=True,
+            f"{row['median_train']:.1f} s, whole job {row['median_job']:.1f} s; {_load_average()}"
         )
     by = {r["workers"]: r for r in rows}
     if 2 in by:
-        print(
+        say(
             f"2 workers: {by[2]['per_hour']:.0f} networks/hour (target >= {THROUGHPUT_TARGET:.0f}): "
             f"{'met' if by[2]['per_hour'] >= THROUGHPUT_TARGET else 'NOT met'}"
         )
     if 1 in by and 2 in by:
         speedup = by[2]["per_hour"] / by[1]["per_hour"]
-        print(
+        say(
             f"speedup 2 vs 1 worker: {speedup:.2f} (target >= {SPEEDUP_TARGET}): "
             f"{'met' if speedup >= SPEEDUP_TARGET else 'NOT met'}"
         )
@@ -235,7 +253,7 @@ def main(argv: list[str] | None = None) -> None:
             f"{platform.python_version()}, {platform.machine()}, {os.cpu_count()} cores; {_load_average()}"
         )
         start = time.perf_counter()
-        sweep_throughput(a.throughput_networks)
+        sweep_throughput(a.throughput_networks, say=_say)
         print(f"total {time.perf_counter() - start:.0f} s; {_load_average()}")
         return
     changes = {"hidden": a.hidden}
@@ -251,13 +269,14 @@ def main(argv: list[str] | None = None) -> None:
     print(f"recipe: {base}")
     start = time.perf_counter()
     if not a.search_only:
-        bench_seeds(base, a.seeds)
+        bench_seeds(base, a.seeds, say=_say)
     if a.hidden_search or a.search_only:
         rows: list[dict] = []
         seeds = a.search_seeds or a.seeds
-        smallest = hidden_search(base, a.sizes, seeds, rows)
+        smallest = hidden_search(base, a.sizes, seeds, rows, say=_say)
         if a.out:
             _write(a.out, argv, base, a.sizes, seeds, smallest, rows)
+            print(f"wrote {a.out}", flush=True)
     print(f"total {time.perf_counter() - start:.0f} s; {_load_average()}")
 
 
@@ -297,7 +316,6 @@ def _write(
     with open(path, "w") as fh:
         json.dump(doc, fh, indent=1)
         fh.write("\n")
-    print(f"wrote {path}", flush=True)
 
 
 if __name__ == "__main__":

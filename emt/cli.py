@@ -22,24 +22,22 @@ import time
 from collections.abc import Sequence
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
-    return value
+def _integer_at_least(lo: int, rule: str):
+    """An argparse type: the text as an int >= ``lo`` (:func:`emt._validate.integer`'s rule)."""
+
+    def convert(text: str) -> int:
+        from emt import _validate
+
+        try:
+            return _validate.integer("value", int(text), lo=lo)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {rule}, got {text!r}") from None
+
+    return convert
 
 
-def _non_negative_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {text!r}")
-    return value
+_positive_int = _integer_at_least(1, "a positive integer")
+_non_negative_int = _integer_at_least(0, "a non-negative integer")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -206,6 +204,7 @@ def _sweep(args: argparse.Namespace) -> int:
             slurm_timeout_min=args.slurm_timeout_min,
             slurm_folder=args.slurm_folder,
             progress=not args.no_progress,
+            say=lambda line: print(f"emt sweep: {line}", file=sys.stderr, flush=True),
         )
     except ValueError as exc:
         print(f"emt sweep: error: {exc}", file=sys.stderr)

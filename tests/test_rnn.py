@@ -103,7 +103,7 @@ def test_config_key_depends_on_every_field_and_on_the_format(monkeypatch):
         keys.add(other.key())
     assert len(keys) == len(changed) + 1
     base_key = base.key()
-    monkeypatch.setattr(rnn, "FORMAT_VERSION", rnn.FORMAT_VERSION + 1)
+    monkeypatch.setattr(rnn.config, "FORMAT_VERSION", rnn.FORMAT_VERSION + 1)
     assert rnn.TrainConfig().key() != base_key
 
 
@@ -549,7 +549,7 @@ def test_cache_dir_resolution(monkeypatch, tmp_path):
     monkeypatch.delenv("EMT_CACHE_DIR")
     d = rnn.resolve_cache_dir()
     assert (
-        d == Path(rnn.__file__).resolve().parents[1] / ".cache" / "emt"
+        d == Path(rnn.__file__).resolve().parents[2] / ".cache" / "emt"
     )  # the repository checkout
 
 
@@ -563,7 +563,7 @@ def test_cache_round_trip(tmp_path, monkeypatch):
     def no_training(*args, **kwargs):
         raise AssertionError("should have come from the cache")
 
-    monkeypatch.setattr(rnn, "train", no_training)
+    monkeypatch.setattr(rnn.cache, "train", no_training)
     second = rnn.get_trained(c, cache_dir=tmp_path, progress=False)
     assert second.from_cache
     for k, v in first.weights().items():
@@ -670,6 +670,6 @@ def test_cache_write_is_atomic(tmp_path, monkeypatch):
 
     monkeypatch.setattr(torch, "save", broken_save)
     with pytest.raises(OSError, match="disk full"):
-        rnn._save(t, t.path)
+        rnn.cache._save(t, t.path)
     assert t.path.read_bytes() == before  # the old file is untouched
     assert [p.name for p in tmp_path.iterdir()] == [c.filename()]  # and no temporary file is left

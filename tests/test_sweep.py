@@ -393,16 +393,21 @@ def start_sweep(tmp_path, path, out, n_jobs):
     )
 
 
+def wait_for_a_row(proc, out, seconds: float = 120) -> None:
+    """Poll until the sweep ``proc`` has written a first row to ``out`` (or has ended)."""
+    deadline = time.monotonic() + seconds
+    while not (out.exists() and read_rows(out)) and proc.poll() is None:
+        assert time.monotonic() < deadline, f"no row appeared within {seconds:g} s"
+        time.sleep(0.02)
+
+
 @pytest.mark.slow
 def test_killed_sweep_is_completed_by_a_rerun(tmp_path):
     path = write_grid(tmp_path, "seeds = [0, 1, 2, 3, 4, 5]\n[[point]]\n")
     out = tmp_path / "r.csv"
     proc = start_sweep(tmp_path, path, out, n_jobs=1)
     try:
-        deadline = time.monotonic() + 120
-        while not (out.exists() and read_rows(out)) and proc.poll() is None:
-            assert time.monotonic() < deadline, "no row appeared within 120 s"
-            time.sleep(0.02)
+        wait_for_a_row(proc, out)
     finally:
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()
@@ -511,10 +516,7 @@ def test_sigterm_stops_the_workers_and_keeps_the_rows(tmp_path):
     out = tmp_path / "r.csv"
     proc = start_sweep(tmp_path, path, out, n_jobs=2)
     try:
-        deadline = time.monotonic() + 120
-        while not (out.exists() and read_rows(out)) and proc.poll() is None:
-            assert time.monotonic() < deadline, "no row appeared within 120 s"
-            time.sleep(0.02)
+        wait_for_a_row(proc, out)
         proc.send_signal(signal.SIGTERM)  # the driver only, as a scheduler or `kill` would
         assert proc.wait(timeout=60) == 130
         assert "interrupted" in proc.stderr.read()

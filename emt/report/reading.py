@@ -19,6 +19,8 @@ from typing import Any
 
 import numpy as np
 
+from emt import elman
+
 #: The names of :func:`load_weights`'s result and of the ``keys`` map.
 WEIGHT_NAMES = ("W_hh", "W_uh", "W_r", "b_h", "b_r")
 #: Names a ``keys`` map may use: those of :data:`WEIGHT_NAMES` and torch's two hidden biases.
@@ -359,33 +361,37 @@ def _refuse_other_cells(hints: Mapping[str, Any]) -> None:
             raise BadInput(f"the checkpoint says {name} = {v!r}: not an Elman RNN")
 
 
-def _check_matrices(arrays: Mapping[str, np.ndarray], used: Mapping[str, str]) -> tuple[int, int]:
-    """``(n_h, kappa)`` of W_hh, W_uh, W_r, or BadInput naming the key whose shape is wrong."""
+def _refuse_other_shapes(arrays: Mapping[str, np.ndarray], used: Mapping[str, str]) -> None:
+    """What the generic check cannot say: a GRU's or an LSTM's stacked W_hh, a readout that is
+    not repeat copy's (as many outputs as inputs)."""
     w_hh, w_uh, w_r = arrays["W_hh"], arrays["W_uh"], arrays["W_r"]
-    if w_hh.ndim != 2:
-        raise BadInput(f"W_hh ({used['W_hh']}) must be a matrix, got shape {w_hh.shape}")
-    rows, cols = w_hh.shape
-    if rows != cols:
+    if w_hh.ndim == 2 and w_hh.shape[0] != w_hh.shape[1]:
         for k, cell in ((3, "a GRU"), (4, "an LSTM")):
-            if rows == k * cols:
+            if w_hh.shape[0] == k * w_hh.shape[1]:
                 raise BadInput(
                     f"{used['W_hh']} has shape {w_hh.shape} = ({k} N_h, N_h): {cell}, "
                     "not an Elman RNN"
                 )
-        raise BadInput(f"W_hh ({used['W_hh']}) must be square, got shape {w_hh.shape}")
-    n_h = rows
-    if w_uh.ndim != 2 or w_uh.shape[0] != n_h:
-        raise BadInput(f"W_uh ({used['W_uh']}) must have shape ({n_h}, kappa), got {w_uh.shape}")
-    kappa = w_uh.shape[1]
-    if w_r.ndim != 2 or w_r.shape[1] != n_h:
-        raise BadInput(f"W_r ({used['W_r']}) must have shape (kappa, {n_h}), got {w_r.shape}")
-    if w_r.shape[0] != kappa:
+    fits = w_hh.ndim == w_uh.ndim == w_r.ndim == 2 and w_r.shape[1] == w_hh.shape[0]
+    if fits and w_r.shape[0] != w_uh.shape[1]:
         raise BadInput(
             f"the readout {used['W_r']} has {w_r.shape[0]} outputs but the network reads "
-            f"kappa = {kappa} inputs; repeat copy (the theory's task) needs as many outputs as "
-            "inputs"
+            f"kappa = {w_uh.shape[1]} inputs; repeat copy (the theory's task) needs as many "
+            "outputs as inputs"
         )
-    return n_h, kappa
+
+
+def _elman_check(
+    weights: Mapping[str, np.ndarray], names: Mapping[str, str], require=elman.MATRICES
+) -> dict:
+    """:func:`emt.elman.check_weights` (finite entries too), its message naming the file's keys."""
+    try:
+        return elman.check_weights(weights, finite=True, require=require)
+    except ValueError as exc:
+        msg = str(exc)
+        for name, key in names.items():
+            msg = re.sub(rf"\b{name}\b(?! \()", f"{name} ({key})", msg)
+        raise BadInput(msg) from None
 
 
 def _weights_from_flat(
@@ -395,29 +401,22 @@ def _weights_from_flat(
     _refuse_other_cells(hints)
     used = _resolve(flat, keys)
     arrays = {name: _to_numpy(flat[key], key) for name, key in used.items()}
-    n_h, kappa = _check_matrices(arrays, used)
-    out = {k: arrays[k] for k in ("W_hh", "W_uh", "W_r")}
-    for name, size in (("b_ih", n_h), ("b_hh", n_h), ("b_h", n_h), ("b_r", kappa)):
-        if name in arrays and arrays[name].shape != (size,):
-            raise BadInput(
-                f"{name} ({used[name]}) must have shape ({size},), got {arrays[name].shape}"
-            )
-    hidden = [arrays[n] for n in ("b_ih", "b_hh", "b_h") if n in arrays]
-    if hidden:  # nn.RNN adds b_ih and b_hh at every step: one hidden bias
-        out["b_h"] = hidden[0]
-        for b in hidden[1:]:
-            out["b_h"] = out["b_h"] + b
+    _refuse_other_shapes(arrays, used)
+    matrices = {k: arrays[k] for k in ("W_hh", "W_uh", "W_r")}
+    names = {k: used[k] for k in matrices}
+    out = _elman_check(matrices, names)
+    hidden = [n for n in ("b_ih", "b_hh", "b_h") if n in arrays]
+    for n in hidden:  # each hidden bias on its own, before nn.RNN's two are added up
+        bias = {"W_hh": out["W_hh"], "b_h": arrays[n]}
+        _elman_check(bias, {"W_hh": used["W_hh"], "b_h": f"{n} = {used[n]}"}, require=("W_hh",))
+    if hidden:
+        out["b_h"] = arrays[hidden[0]]
+        for n in hidden[1:]:
+            out["b_h"] = out["b_h"] + arrays[n]
+        names["b_h"] = " + ".join(used[n] for n in hidden)
     if "b_r" in arrays:
-        out["b_r"] = arrays["b_r"]
-    bad = [f"{n} ({used.get(n, n)})" for n, a in out.items() if not np.all(np.isfinite(a))]
-    bad += [
-        f"{n} ({used[n]})"
-        for n in ("b_ih", "b_hh")
-        if n in arrays and not np.all(np.isfinite(arrays[n]))
-    ]
-    if bad:
-        raise BadInput(f"non-finite weights (NaN or inf) in {', '.join(dict.fromkeys(bad))}")
-    return out, used
+        out["b_r"], names["b_r"] = arrays["b_r"], used["b_r"]
+    return _elman_check(out, names), used
 
 
 def read_network(source, keys=None) -> tuple[dict[str, np.ndarray], dict[str, Any]]:

@@ -8,16 +8,17 @@ from __future__ import annotations
 
 import contextlib
 import getpass
+import logging
 import os
 import shutil
 import subprocess
 import sys
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from emt import _io, _numerics
+from emt import _io, _numerics, _validate
 from emt.rnn import (
     TrainConfig,
     resolve_cache_dir,
@@ -122,6 +123,7 @@ def _iter_slurm(
     folder: Path,
     poll_s: float,
     slurm_params: Mapping[str, Any] | None,
+    say: Callable[[str], None],
 ) -> Iterator[tuple]:
     import submitit
 
@@ -141,10 +143,9 @@ def _iter_slurm(
     executor.update_parameters(**params)
     chunks = [configs[i : i + per_task] for i in range(0, len(configs), per_task)]
     jobs = executor.map_array(run_chunk, chunks, [cache_dir] * len(chunks))
-    print(
-        f"emt sweep: submitted {len(chunks)} array task(s) as Slurm job "
-        f"{jobs[0].job_id.split('_')[0]} (logs in {folder})",
-        file=sys.stderr,
+    say(
+        f"submitted {len(chunks)} array task(s) as Slurm job "
+        f"{jobs[0].job_id.split('_')[0]} (logs in {folder})"
     )
     pending = dict(enumerate(jobs))
     missing: dict[int, int] = {}
@@ -195,10 +196,15 @@ def _key_of(config: dict) -> str:
     return TrainConfig(**config).key()
 
 
-def _positive(name: str, value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    return value
+Say = Callable[[str], None]
+
+
+def _status(say: Say | None) -> Say:
+    """``say`` if given, else lines to the ``emt.sweep`` logger (the library prints nothing)."""
+    if say is not None:
+        return say
+    log = logging.getLogger("emt.sweep")
+    return lambda line: log.info("%s", line)
 
 
 def run_sweep(
@@ -217,6 +223,7 @@ def run_sweep(
     poll_s: float = 5.0,
     cache_dir: str | os.PathLike | None = None,
     progress: bool = True,
+    say: Say | None = None,
 ):
     """Run the sweep of a grid file and return the results table (pandas DataFrame).
 
@@ -228,7 +235,9 @@ def run_sweep(
     :func:`default_n_jobs`) or "slurm" (submitit job arrays with ``per_task`` networks per task,
     ``slurm_array_parallelism`` tasks at once, in ``slurm_partition``, logs under
     ``slurm_folder``, default ``<cache>/submitit``; ``slurm_params`` go to submitit's
-    ``update_parameters``). Rows are written as networks finish.
+    ``update_parameters``). Rows are written as networks finish. ``progress`` draws a bar;
+    status lines (what is done, what was submitted) go to ``say``, by default to the
+    ``emt.sweep`` logger.
 
     Raises ValueError for a bad grid, bad options or a table that cannot be resumed (all before
     anything is trained), :class:`SweepLocked` if another sweep writes ``out``, and
@@ -236,14 +245,17 @@ def run_sweep(
     """
     if not isinstance(grid, Grid):
         grid = load_grid(grid)
+    status = _status(say)
     if backend not in ("local", "slurm"):
         raise ValueError(f"backend must be 'local' or 'slurm', got {backend!r}")
-    n_jobs = default_n_jobs() if n_jobs is None else _positive("n_jobs", n_jobs)
-    per_task = _positive("per_task", per_task)
-    slurm_array_parallelism = _positive("slurm_array_parallelism", slurm_array_parallelism)
-    slurm_timeout_min = _positive("slurm_timeout_min", slurm_timeout_min)
-    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 0):
-        raise ValueError(f"limit must be a non-negative integer, got {limit!r}")
+    n_jobs = default_n_jobs() if n_jobs is None else _validate.integer("n_jobs", n_jobs, lo=1)
+    per_task = _validate.integer("per_task", per_task, lo=1)
+    slurm_array_parallelism = _validate.integer(
+        "slurm_array_parallelism", slurm_array_parallelism, lo=1
+    )
+    slurm_timeout_min = _validate.integer("slurm_timeout_min", slurm_timeout_min, lo=1)
+    if limit is not None:
+        limit = _validate.integer("limit", limit, lo=0)
     if backend == "slurm" and shutil.which("sbatch") is None:
         raise ValueError(
             "the slurm backend needs Slurm's sbatch on PATH (see scripts/slurm-local.sh)"
@@ -261,11 +273,10 @@ def run_sweep(
         table = _Table(out)
         todo = [e for e in entries if e.key not in table.done]
         by_key = {e.key: e for e in todo}
-        print(
-            f"emt sweep: {grid_file or 'grid'} ({grid.hash or 'no hash'}): {len(entries)} "
+        status(
+            f"{grid_file or 'grid'} ({grid.hash or 'no hash'}): {len(entries)} "
             f"configuration(s), {len(entries) - len(todo)} already in {out}, {len(todo)} to run"
-            + (f" on {backend}" if todo else ""),
-            file=sys.stderr,
+            + (f" on {backend}" if todo else "")
         )
         failures: list[tuple[str, str]] = []
         if todo:
@@ -284,6 +295,7 @@ def run_sweep(
                     folder=folder.resolve(),
                     poll_s=poll_s,
                     slurm_params=slurm_params,
+                    say=status,
                 )
             bar = _sweep_bar(len(entries), len(entries) - len(todo), progress)
             try:
