@@ -70,8 +70,14 @@ def build_parser() -> argparse.ArgumentParser:
             "Figure 3 metric beside its null models, and write report.json, report.md and the "
             "figures 3A, 3B, 3D into a report directory. Files are read without running code "
             "(torch.load weights_only=True, np.load allow_pickle=False); the nonlinearity is "
-            "assumed to be tanh. Exit codes: 0 analysed, 2 bad input (nothing written). "
-            "Chapter 'Analyse your own network'; paper Sec. 6-7."
+            "assumed to be tanh. Chapter 'Analyse your own network'; paper Sec. 6-7."
+        ),
+        epilog=(
+            "Exit status: 0 when a report was written, whatever its verdict (circuit found, "
+            "partly, or no repeat-copy circuit found: a valid network that does something else "
+            "is an answer, not an error); 2 for input that cannot be analysed (an unreadable or "
+            "code-running file, a GRU, LSTM or multi-layer network, wrong shapes, NaN, bad "
+            "options), with the reason on stderr and nothing written."
         ),
     )
     analyze.add_argument("checkpoint", metavar="CHECKPOINT", help="weights file (.pt/.ckpt/.npz)")

@@ -291,13 +291,24 @@ def test_infer_s4_from_npz_and_lightning(tmp_path):
     assert r2["s_kappa"]["source"] == "given" and r2["verdict"]["present"] == "yes"
 
 
-def test_untrained_network_needs_s(tmp_path):
+def test_a_network_without_the_circuit_gets_a_report_not_an_error(tmp_path, capsys):
     rng = np.random.default_rng(0)
     q = np.linalg.qr(rng.standard_normal((16, 16)))[0]
     w = {"W_hh": q, "W_uh": 0.1 * rng.standard_normal((16, 2)), "W_r": rng.standard_normal((2, 16))}
-    with pytest.raises(BadInput, match="pass --s"):
-        report.analyze(w, out=tmp_path / "u", progress=False)
-    assert not (tmp_path / "u").exists()
+    r = report.analyze(w, out=tmp_path / "u", progress=False)
+    assert r["verdict"]["present"] == "no" and r["s_kappa"]["source"] == report.NOT_FOUND
+    assert r["verdict"]["line"].startswith(report.NO_CIRCUIT) and r["metrics"] is None
+    assert r["s_kappa"]["s"] is None and r["s_kappa"]["inference"]["refused"]
+    md = (tmp_path / "u" / "report.md").read_text()
+    assert report.NO_CIRCUIT in md and "Pass --s S" in md
+    assert json.loads((tmp_path / "u" / "report.json").read_text())["verdict"]["present"] == "no"
+    npz = tmp_path / "u.npz"
+    np.savez(npz, **w)
+    assert main(["analyze", str(npz), "--out", str(tmp_path / "cli"), "--no-progress"]) == 0
+    out = capsys.readouterr().out
+    assert "s and kappa: not found" in out and f"verdict: {report.NO_CIRCUIT}" in out
+    given = report.analyze(w, s=4, out=tmp_path / "g", progress=False)  # the user's s is taken
+    assert given["s_kappa"]["source"] == "given" and given["metrics"] is not None
     r = report.analyze(w, s=4, out=tmp_path / "u", progress=False)
     assert r["verdict"]["present"] != "yes"
 

@@ -67,8 +67,9 @@ def test_choose_stage_infers_or_takes_s(loaded, weights, tmp_path):
         "W_hh": 0.3 * rng.standard_normal((N_H, N_H)),
         **{k: weights[k] for k in ("W_uh", "W_r")},
     }
-    with pytest.raises(BadInput, match="s could not be inferred"):
-        stages.choose_stage(stages.load_stage(noise, out=tmp_path / "n"), lines.append)
+    none = stages.choose_stage(stages.load_stage(noise, out=tmp_path / "n"), lines.append)
+    assert none.s is None and none.s_source == stages.NOT_FOUND and none.inference.refused
+    assert lines[-1] == "no s and kappa in the spectrum of W_hh"
 
 
 def test_choose_stage_linearises_a_network_with_bias(weights, tmp_path):

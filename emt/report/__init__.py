@@ -51,6 +51,8 @@ from emt.report.render import (
     summary,
 )
 from emt.report.stages import (
+    NO_CIRCUIT,
+    NOT_FOUND,
     Choice,
     Input,
     Measured,
@@ -60,6 +62,7 @@ from emt.report.stages import (
     load_stage,
     measure_stage,
     nulls_stage,
+    render_no_circuit,
     render_stage,
 )
 from emt.report.verdict import (
@@ -89,6 +92,9 @@ __all__ = [
     "measure_stage",
     "nulls_stage",
     "render_stage",
+    "render_no_circuit",
+    "NOT_FOUND",
+    "NO_CIRCUIT",
     "analyze",
     "VERDICT_ANGLE_FRACTION",
     "VERDICT_BITS",

@@ -121,8 +121,12 @@ def _md_input(r: dict) -> list[str]:
         "",
         "## s and kappa",
         "",
-        f"s = {sk['s']}, kappa = {sk['kappa']}, {sk['source']}"
-        + (f" with confidence {sk['confidence']:.2f}" if sk["confidence"] is not None else "")
+        (
+            f"s = {sk['s']}, kappa = {sk['kappa']}, {sk['source']}"
+            + (f" with confidence {sk['confidence']:.2f}" if sk["confidence"] is not None else "")
+            if sk["s"] is not None
+            else "No s and kappa were found"
+        )
         + ". The spectrum's evidence (`emt.analysis.infer_s_kappa`):",
         "",
         "```",
@@ -148,6 +152,8 @@ def _md_analysis(r: dict) -> list[str]:
             "(J, B, W_r) is analysed below and the probe runs use the linear system.",
             "",
         ]
+    if alg1 is None:
+        return lines
     lines += [
         "## Algorithm 1",
         "",
@@ -180,6 +186,15 @@ def _md_evidence(r: dict) -> list[str]:
     from emt import metrics, nulls
 
     lines = ["## Verdict", ""]
+    if r["metrics"] is None:
+        moduli = ", ".join(_fmt(v) for v in r["spectrum"]["largest_moduli"][:10])
+        return lines + [
+            f"{r['verdict']['line']}. Without s and kappa there are no variable memories to read, "
+            "so Algorithm 1 and the metrics of Figure 3 are not computed. The ten largest "
+            f"eigenvalue moduli: {moduli}. Pass --s S (and --kappa) to analyse the network "
+            "with a repeat-copy circuit of that size all the same.",
+            "",
+        ]
     for c in r["verdict"]["criteria"]:
         lines.append(
             f"- Figure {c['figure']}, {c['name']}: **{'pass' if c['passed'] else 'fail'}** "
@@ -210,12 +225,12 @@ def _md_evidence(r: dict) -> list[str]:
 
 def _md_figures(r: dict) -> list[str]:
     """The figures with their captions, and the versions."""
-    probe = r["probe"]
-    lines = ["", "## Figures", ""]
+    probe = r["probe"] or {}
+    lines = ["", "## Figures", ""] if r["figures"] else [""]
     captions = {
         "3A": "Figure 3A: W_hh in the basis [Psi; Psi_perp] (memory block outlined) beside Phi.",
         "3B": "Figure 3B: eigenvalues, with the count of the s*kappa largest per direction.",
-        "3D": f"Figure 3D: the hidden states of {probe['input']} read on the variable memories; "
+        "3D": f"Figure 3D: the hidden states of {probe.get('input')} read on the variable memories; "
         f"bits decoded with the right sign: {_fmt(probe.get('bit_accuracy'))}.",
     }
     for key in ("3A", "3B", "3D"):
@@ -240,21 +255,26 @@ def _markdown(r: dict) -> str:
 def summary(report: Mapping[str, Any]) -> str:
     """A few lines for the terminal."""
     inp, sk, ver = report["input"], report["s_kappa"], report["verdict"]
-    net = report["metrics"]["network"]
+    net = report["metrics"]["network"] if report["metrics"] else None
     lines = [
         f"loaded {inp['path'] or 'weights dict'} ({inp['format']}): N_h = {inp['n_h']}, "
         f"kappa = {inp['kappa']}"
         + (", linearised (hidden bias)" if report["linearisation"] else ""),
-        f"s = {sk['s']}, kappa = {sk['kappa']} ({sk['source']}"
-        + (f", confidence {sk['confidence']:.2f}" if sk["confidence"] is not None else "")
-        + ")",
+        (
+            f"s = {sk['s']}, kappa = {sk['kappa']} ({sk['source']}"
+            + (f", confidence {sk['confidence']:.2f}" if sk["confidence"] is not None else "")
+            + ")"
+            if sk["s"] is not None
+            else "s and kappa: not found"
+        ),
     ]
     lines += sk["evidence"].splitlines()[1:]
-    lines.append(
-        f"block error (3A) {_fmt(net.get('block_error_a05'))}, output bits (3D) "
-        f"{_fmt(net.get('rnd_acc_out'))}, spectrum counts ok (3B) "
-        f"{_fmt(net.get('spectrum_counts_ok'))}"
-    )
+    if net is not None:
+        lines.append(
+            f"block error (3A) {_fmt(net.get('block_error_a05'))}, output bits (3D) "
+            f"{_fmt(net.get('rnd_acc_out'))}, spectrum counts ok (3B) "
+            f"{_fmt(net.get('spectrum_counts_ok'))}"
+        )
     lines.append(f"verdict: {ver['line']}")
     if "out" in report:
         lines.append(f"report: {Path(report['out']) / 'report.md'}")

@@ -133,6 +133,10 @@ def _prepare_out(out) -> Path:
 # the CLI prints it) and raises BadInput for input that cannot be analysed.
 
 Say = Callable[[str], None]
+#: ``Choice.s_source`` of a network in whose spectrum no s and kappa were found.
+NOT_FOUND = "not found"
+#: The verdict line of such a network.
+NO_CIRCUIT = "no repeat-copy circuit found"
 
 
 def _reporter(progress) -> Say:
@@ -250,7 +254,13 @@ def _linearisation(inp: Input, say: Say):
 
 
 def choose_stage(inp: Input, say: Say) -> Choice:
-    """What to analyse (W_hh itself, or the linearisation of a biased network) and s."""
+    """What to analyse (W_hh itself, or the linearisation of a biased network) and s.
+
+    s is the one given, else the one :func:`emt.analysis.infer_s_kappa` reads from the spectrum
+    (with kappa the width of ``W_uh``), else the one an :mod:`emt.rnn` checkpoint stores. Where
+    none of them exists, ``Choice.s`` is None and ``s_source`` is :data:`NOT_FOUND`: the network
+    shows no repeat-copy circuit (:func:`analyze` then writes a report that says so).
+    """
     from emt import analysis
 
     if inp.has_bias:
@@ -267,14 +277,9 @@ def choose_stage(inp: Input, say: Say) -> Choice:
         s_used, s_source = int(inf.s), "inferred"
     elif inp.hint_s is not None:
         s_used, s_source = inp.hint_s, "checkpoint"
-    else:
-        why = inf.evidence()
-        if not inf.refused:
-            why = f"inferred kappa = {inf.kappa} does not match W_uh's {inp.kappa} columns\n{why}"
-        raise BadInput(
-            f"s could not be inferred from the spectrum of "
-            f"{'the Jacobian' if inp.has_bias else 'W_hh'}; pass --s S.\n{why}"
-        )
+    else:  # a valid network whose spectrum shows no repeat-copy pattern: an answer, not an error
+        say(f"no s and kappa in the spectrum of {'the Jacobian' if inp.has_bias else 'W_hh'}")
+        return Choice(analysed, nonlinearity, lin_info, None, NOT_FOUND, inf)
     say(f"s = {s_used} ({s_source}), kappa = {inp.kappa}")
     return Choice(analysed, nonlinearity, lin_info, s_used, s_source, inf)
 
@@ -361,18 +366,23 @@ def nulls_stage(inp: Input, choice: Choice, measured: Measured, say: Say):
     return metrics, verdict(metrics, choice.s)
 
 
+def _input_dict(inp: Input) -> dict[str, Any]:
+    w = inp.weights
+    return {
+        **inp.info, "n_h": inp.n_h, "kappa": inp.kappa, "has_hidden_bias": inp.has_bias,
+        "hidden_bias_norm": float(np.linalg.norm(w.get("b_h", np.zeros(1)))),
+        "readout_bias_norm": float(np.linalg.norm(w.get("b_r", np.zeros(1)))),
+        "nonlinearity": "tanh (assumed: it cannot be read from the weights)",
+    }  # fmt: skip
+
+
 def _report_dict(inp: Input, choice: Choice, m: Measured, metrics, verdict_, figs) -> dict:
-    w, spec, n_mem = inp.weights, m.spectrum, choice.s * inp.kappa
+    spec, n_mem = m.spectrum, choice.s * inp.kappa
     inf = choice.inference
     return {
         "report_format": REPORT_FORMAT,
         "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-        "input": {
-            **inp.info, "n_h": inp.n_h, "kappa": inp.kappa, "has_hidden_bias": inp.has_bias,
-            "hidden_bias_norm": float(np.linalg.norm(w.get("b_h", np.zeros(1)))),
-            "readout_bias_norm": float(np.linalg.norm(w.get("b_r", np.zeros(1)))),
-            "nonlinearity": "tanh (assumed: it cannot be read from the weights)",
-        },
+        "input": _input_dict(inp),
         "s_kappa": {
             "s": choice.s, "kappa": inp.kappa, "source": choice.s_source,
             "confidence": inf.confidence if choice.s_source == "inferred" else None,
@@ -422,6 +432,42 @@ def render_stage(inp: Input, choice: Choice, measured: Measured, metrics, verdic
     return report
 
 
+def render_no_circuit(inp: Input, choice: Choice) -> dict:
+    """report.json and report.md for a network without s and kappa: the verdict and the evidence.
+
+    Chapter "Analyse your own network", section "What it refuses" (``sec-an-refuses``): a valid
+    Elman RNN that does something else (or nothing yet) gets a report, not an error.
+    """
+    inf, w = choice.inference, choice.analysed["W_hh"]
+    moduli = np.sort(np.abs(np.linalg.eigvals(w)))[::-1]
+    where = "the Jacobian" if inp.has_bias else "W_hh"
+    reason = inf.reason if inf.refused else (
+        f"the inferred kappa = {inf.kappa} is not the width {inp.kappa} of W_uh"
+    )  # fmt: skip
+    verdict_ = {
+        "present": "no", "n_passed": 0, "criteria": [],
+        "line": f"{NO_CIRCUIT} (no s and kappa in the spectrum of {where}: {reason})",
+    }  # fmt: skip
+    report = {
+        "report_format": REPORT_FORMAT,
+        "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "input": _input_dict(inp),
+        "s_kappa": {
+            "s": None, "kappa": inp.kappa, "source": NOT_FOUND, "confidence": None,
+            "evidence": inf.evidence(), "inference": _sk_dict(inf), "checkpoint_s": inp.hint_s,
+        },
+        "linearisation": choice.lin_info,
+        "analysed": "linearised triple (J, B, W_r)" if inp.has_bias else "W_hh, W_uh, W_r",
+        "probe_dynamics": choice.nonlinearity, "seed": inp.seed, "algorithm1": None,
+        "spectrum": {"largest_moduli": moduli[:20]}, "probe": None, "metrics": None,
+        "verdict": verdict_, "figures": {}, "versions": _versions(),
+    }  # fmt: skip
+    report = _jsonable(report)
+    _write(inp.out, report, _markdown(report), {})
+    report["out"] = str(inp.out)
+    return report
+
+
 def analyze(
     source,
     *,
@@ -454,9 +500,11 @@ def analyze(
     refused. Files: ``report.json`` (:func:`analyze`'s return value), ``report.md`` and the PNGs
     of :data:`FIGURES`. ``progress``: a callable that receives one line per step (the CLI prints
     them), True to send the lines to the ``emt.report`` logger, False for none. Returns the
-    report as a dict (``"out"``: the directory). Raises :class:`BadInput` (before writing
-    anything) for input that cannot be analysed, including an s that can neither be given nor
-    inferred.
+    report as a dict (``"out"``: the directory). A valid network in whose spectrum no s and kappa
+    are found (and none is given) gets a report whose verdict is :data:`NO_CIRCUIT`
+    (:func:`render_no_circuit`). Raises :class:`BadInput` (before writing anything) for input
+    that cannot be analysed: unreadable files, networks that are not one-layer tanh Elman RNNs,
+    bad options.
     """
     say = _reporter(progress)
     inp = load_stage(source, s=s, kappa=kappa, alpha=alpha, keys=keys, out=out)
@@ -465,6 +513,8 @@ def analyze(
         f"kappa = {inp.kappa}, {'hidden bias' if inp.has_bias else 'no hidden bias'}"
     )
     choice = choose_stage(inp, say)
+    if choice.s is None:
+        return render_no_circuit(inp, choice)
     measured = measure_stage(inp, choice)
     metrics, verdict_ = nulls_stage(inp, choice, measured, say)
     return render_stage(inp, choice, measured, metrics, verdict_)
