@@ -215,17 +215,14 @@ def test_metric_columns_do_not_collide_with_config_fields():
     assert len(names) == len(set(names))
 
 
+#: One network of the TINY grid, as a configuration (trains in about a second).
+TINY_CONFIG = TrainConfig(
+    s=2, kappa=2, hidden=8, seed=0, max_steps=150, eval_every=50, n_val=50, stage_batch=(16, 16, 16)
+)
+
+
 def test_run_network_row(cache):
-    config = TrainConfig(
-        s=2,
-        kappa=2,
-        hidden=8,
-        seed=0,
-        max_steps=150,
-        eval_every=50,
-        n_val=50,
-        stage_batch=(16, 16, 16),
-    )
+    config = TINY_CONFIG
     row = sweep.run_network(config.as_dict(), cache_dir=cache)
     assert set(row) == {"config_hash", *sweep.CONFIG_FIELDS, *sweep.METRIC_COLUMNS}
     assert row["config_hash"] == config.key()
@@ -292,16 +289,7 @@ def test_analysis_value_error_in_run_network(cache, monkeypatch):
         raise ValueError("boom")
 
     monkeypatch.setattr(analysis, "variable_memories", boom)
-    config = TrainConfig(
-        s=2,
-        kappa=2,
-        hidden=8,
-        seed=0,
-        max_steps=150,
-        eval_every=50,
-        n_val=50,
-        stage_batch=(16, 16, 16),
-    )
+    config = TINY_CONFIG
     row = sweep.run_network(config, cache_dir=cache)
     expected = (
         "variable_memories (alpha = 0), variable_memories (alpha = 0.5), "
