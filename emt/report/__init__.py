@@ -53,6 +53,7 @@ from emt.report.render import (
 from emt.report.stages import (
     NO_CIRCUIT,
     NOT_FOUND,
+    OPERATING_CRITERION,
     Choice,
     Input,
     Measured,
@@ -95,6 +96,7 @@ __all__ = [
     "render_no_circuit",
     "NOT_FOUND",
     "NO_CIRCUIT",
+    "OPERATING_CRITERION",
     "analyze",
     "VERDICT_ANGLE_FRACTION",
     "VERDICT_BITS",

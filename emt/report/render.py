@@ -141,8 +141,22 @@ def _md_analysis(r: dict) -> list[str]:
     """The linearisation (for a biased network) and Algorithm 1."""
     sk, alg1 = r["s_kappa"], r["algorithm1"]
     lines: list[str] = []
-    lin = r["linearisation"]
-    if lin is not None:
+    lin, op = r["linearisation"], r.get("operating_point")
+    if op is not None and op["chosen"] == "W_hh":
+        lines += [
+            "## What is analysed",
+            "",
+            f"The network has a hidden bias. Its linearisation (paper App. C, around its "
+            f"{lin['kind'].replace('_', ' ')}) has a spectrum without s and kappa, W_hh's own "
+            "spectrum has them, so W_hh, W_uh, W_r are analysed and the probe runs use the "
+            f"network itself (tanh, with its biases). The rule: {op['criterion']}.",
+            "",
+        ]
+        for name, c in op["candidates"].items():
+            found = f"s = {c['s']}, kappa = {c['kappa']}" if not c["refused"] else "refused"
+            lines.append(f"- {name}: {found}" + (f" ({c['reason']})" if c["refused"] else ""))
+        lines.append("")
+    elif lin is not None:
         lines += [
             "## Linearisation (paper App. C)",
             "",
@@ -259,7 +273,13 @@ def summary(report: Mapping[str, Any]) -> str:
     lines = [
         f"loaded {inp['path'] or 'weights dict'} ({inp['format']}): N_h = {inp['n_h']}, "
         f"kappa = {inp['kappa']}"
-        + (", linearised (hidden bias)" if report["linearisation"] else ""),
+        + (
+            ""
+            if not report["linearisation"]
+            else ", hidden bias: W_hh analysed (its linearisation shows no s)"
+            if (report.get("operating_point") or {}).get("chosen") == "W_hh"
+            else ", linearised (hidden bias)"
+        ),
         (
             f"s = {sk['s']}, kappa = {sk['kappa']} ({sk['source']}"
             + (f", confidence {sk['confidence']:.2f}" if sk["confidence"] is not None else "")

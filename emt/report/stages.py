@@ -187,9 +187,17 @@ class Choice:
     analysed: dict[str, np.ndarray]  # W_hh, W_uh, W_r (the linearised triple for a biased net)
     nonlinearity: str  # of the probe runs: "tanh", or "linear" for the linearised system
     lin_info: dict[str, Any] | None
-    s: int
-    s_source: str  # "given", "inferred" or "checkpoint"
+    s: int | None
+    s_source: str  # "given", "inferred", "checkpoint" or NOT_FOUND
     inference: Any  # the emt.analysis.infer_s_kappa result the report quotes
+    #: for a biased network: which matrix is analysed ("linearisation" or "W_hh"), why, and every
+    #: candidate's inference (:data:`OPERATING_CRITERION`); None without a hidden bias
+    operating: dict[str, Any] | None = None
+
+
+def _usable(inp: Input, inf) -> bool:
+    """An inference gives s and kappa, and kappa is the width of W_uh."""
+    return not inf.refused and inf.kappa == inp.kappa
 
 
 def _infer(inp: Input, w_hh):
@@ -197,9 +205,7 @@ def _infer(inp: Input, w_hh):
     from emt import analysis
 
     inf = analysis.infer_s_kappa(w_hh)
-    if inf.kappa is not None and inf.kappa != inp.kappa:
-        return inf, False
-    return inf, not inf.refused
+    return inf, _usable(inp, inf)
 
 
 def _linearisation(inp: Input, say: Say):
@@ -253,6 +259,45 @@ def _linearisation(inp: Input, say: Say):
     return lin, info, inferences
 
 
+#: How :func:`choose_stage` picks what to analyse in a network with a hidden bias.
+OPERATING_CRITERION = (
+    "the linearisation (paper App. C) when its spectrum gives s and kappa (kappa = the width of "
+    "W_uh); else the raw W_hh with the network's own tanh dynamics when its spectrum does; else "
+    "the linearisation, and no circuit is found"
+)
+
+
+def _summary_of(inf) -> dict[str, Any]:
+    return {
+        "s": inf.s, "kappa": inf.kappa, "confidence": inf.confidence, "refused": inf.refused,
+        "reason": inf.reason, "candidate": inf.candidate,
+    }  # fmt: skip
+
+
+def _operating(inp: Input, lin, inferences: list, say: Say):
+    """For a biased network: ``(analysed, nonlinearity, inferences, operating)`` by
+    :data:`OPERATING_CRITERION`."""
+    candidates = {"linearisation": inferences[-1]} if inferences else {}
+    chosen = "linearisation"
+    if inp.s_given is None and not (inferences and _usable(inp, inferences[-1])):
+        raw, ok = _infer(inp, inp.weights["W_hh"])
+        candidates["W_hh"] = raw
+        if ok:
+            chosen = "W_hh"
+            say("the linearisation's spectrum gives no s and kappa; W_hh's does: W_hh is analysed")
+    operating = {
+        "chosen": chosen,
+        "criterion": OPERATING_CRITERION,
+        "candidates": {k: _summary_of(v) for k, v in candidates.items()},
+    }
+    if chosen == "W_hh":
+        analysed = {
+            k: v for k, v in inp.weights.items() if k in ("W_hh", "W_uh", "W_r", "b_h", "b_r")
+        }
+        return analysed, "tanh", [candidates["W_hh"]], operating
+    return lin.weights(), "linear", inferences, operating
+
+
 def choose_stage(inp: Input, say: Say) -> Choice:
     """What to analyse (W_hh itself, or the linearisation of a biased network) and s.
 
@@ -263,9 +308,10 @@ def choose_stage(inp: Input, say: Say) -> Choice:
     """
     from emt import analysis
 
+    operating = None
     if inp.has_bias:
         lin, lin_info, inferences = _linearisation(inp, say)
-        analysed, nonlinearity = lin.weights(), "linear"
+        analysed, nonlinearity, inferences, operating = _operating(inp, lin, inferences, say)
     else:
         say("no hidden bias: W_hh, W_uh, W_r are analysed directly")
         analysed = {k: inp.weights[k] for k in ("W_hh", "W_uh", "W_r")}
@@ -279,9 +325,9 @@ def choose_stage(inp: Input, say: Say) -> Choice:
         s_used, s_source = inp.hint_s, "checkpoint"
     else:  # a valid network whose spectrum shows no repeat-copy pattern: an answer, not an error
         say(f"no s and kappa in the spectrum of {'the Jacobian' if inp.has_bias else 'W_hh'}")
-        return Choice(analysed, nonlinearity, lin_info, None, NOT_FOUND, inf)
+        return Choice(analysed, nonlinearity, lin_info, None, NOT_FOUND, inf, operating)
     say(f"s = {s_used} ({s_source}), kappa = {inp.kappa}")
-    return Choice(analysed, nonlinearity, lin_info, s_used, s_source, inf)
+    return Choice(analysed, nonlinearity, lin_info, s_used, s_source, inf, operating)
 
 
 @dataclass
@@ -366,6 +412,14 @@ def nulls_stage(inp: Input, choice: Choice, measured: Measured, say: Say):
     return metrics, verdict(metrics, choice.s)
 
 
+def _analysed_text(inp: Input, choice: Choice) -> str:
+    if not inp.has_bias:
+        return "W_hh, W_uh, W_r"
+    if choice.operating and choice.operating["chosen"] == "W_hh":
+        return "W_hh, W_uh, W_r of the network itself (tanh dynamics with its biases)"
+    return "linearised triple (J, B, W_r)"
+
+
 def _input_dict(inp: Input) -> dict[str, Any]:
     w = inp.weights
     return {
@@ -389,7 +443,8 @@ def _report_dict(inp: Input, choice: Choice, m: Measured, metrics, verdict_, fig
             "evidence": inf.evidence(), "inference": _sk_dict(inf), "checkpoint_s": inp.hint_s,
         },
         "linearisation": choice.lin_info,
-        "analysed": "linearised triple (J, B, W_r)" if inp.has_bias else "W_hh, W_uh, W_r",
+        "analysed": _analysed_text(inp, choice),
+        "operating_point": choice.operating,
         "probe_dynamics": choice.nonlinearity,
         "seed": inp.seed,
         "algorithm1": m.alg1,
@@ -457,7 +512,8 @@ def render_no_circuit(inp: Input, choice: Choice) -> dict:
             "evidence": inf.evidence(), "inference": _sk_dict(inf), "checkpoint_s": inp.hint_s,
         },
         "linearisation": choice.lin_info,
-        "analysed": "linearised triple (J, B, W_r)" if inp.has_bias else "W_hh, W_uh, W_r",
+        "analysed": _analysed_text(inp, choice),
+        "operating_point": choice.operating,
         "probe_dynamics": choice.nonlinearity, "seed": inp.seed, "algorithm1": None,
         "spectrum": {"largest_moduli": moduli[:20]}, "probe": None, "metrics": None,
         "verdict": verdict_, "figures": {}, "versions": _versions(),
@@ -487,7 +543,9 @@ def analyze(
     ``W_uh``) fix the memories; ``alpha`` weighs the two estimates of Eq. 14-15 for the figures
     and the headline block report (the metrics are measured at alpha = 0, 1/2 and 1). A network
     with a non-zero hidden bias is linearised (:func:`emt.linearise.linearise`, App. C) and the
-    bias-free triple ``(J, B, W_r)`` is analysed, with probe runs of the linear system.
+    bias-free triple ``(J, B, W_r)`` is analysed, with probe runs of the linear system; where the
+    linearisation's spectrum gives no s and kappa but W_hh's does, W_hh is analysed with the
+    network's own dynamics (:data:`OPERATING_CRITERION`; ``report["operating_point"]``).
 
     The stages, each a function of this module: :func:`load_stage` (read and check),
     :func:`choose_stage` (what is analysed, and s), :func:`measure_stage` (Algorithm 1, the
