@@ -73,11 +73,15 @@ def build_parser() -> argparse.ArgumentParser:
             "assumed to be tanh. Chapter 'Analyse your own network'; paper Sec. 6-7."
         ),
         epilog=(
-            "Exit status: 0 when a report was written, whatever its verdict (circuit found, "
-            "partly, or no repeat-copy circuit found: a valid network that does something else "
-            "is an answer, not an error); 2 for input that cannot be analysed (an unreadable or "
-            "code-running file, a GRU, LSTM or multi-layer network, wrong shapes, NaN, bad "
-            "options), with the reason on stderr and nothing written."
+            "Verdict: three tests, one per panel of Figure 3 (3B: the spectrum's angles against "
+            "random angles, p <= 0.01; 3A and 3D: the network beats every draw of every null "
+            "model, p <= 0.05): 'repeat-copy circuit found' (3 of 3), 'partly found' (naming the "
+            "panels that fail), or 'no repeat-copy circuit found' (no s and kappa in the "
+            "spectrum). Exit status: 0 when a report was written, whatever its verdict (a valid "
+            "network that does something else is an answer, not an error); 2 for input that "
+            "cannot be analysed (an unreadable or code-running file, a GRU, LSTM or "
+            "multi-layer network, wrong shapes, NaN, bad options), with the reason on stderr "
+            "and nothing written."
         ),
     )
     analyze.add_argument("checkpoint", metavar="CHECKPOINT", help="weights file (.pt/.ckpt/.npz)")
@@ -107,7 +111,17 @@ def build_parser() -> argparse.ArgumentParser:
     analyze.add_argument(
         "--out", metavar="DIR", help="report directory (default: emt-report-<checkpoint stem>)"
     )
-    analyze.add_argument("--no-progress", action="store_true", help="no progress lines on stderr")
+    analyze.add_argument(
+        "--null-draws",
+        type=_positive_int,
+        default=20,
+        metavar="N",
+        help="draws of each null model (default 20; the verdict ranks the network among them at "
+        "level 0.05, so fewer than 19 draws can never pass)",
+    )
+    analyze.add_argument(
+        "--no-progress", action="store_true", help="no progress lines or bar on stderr"
+    )
     sub.add_parser(
         "bench",
         help="benchmarks of training and of the sweep (python -m emt.bench; see its --help)",
@@ -242,7 +256,9 @@ def _analyze(args: argparse.Namespace) -> int:
             alpha=args.alpha,
             keys=report.parse_keys(args.keys),
             out=args.out,
+            null_draws=args.null_draws,
             progress=False if args.no_progress else _progress_lines("emt analyze"),
+            bar=not args.no_progress,
         )
     except report.BadInput as exc:
         print(f"emt analyze: error: {exc}", file=sys.stderr)

@@ -23,8 +23,14 @@ keeps some of the trained structure and destroys the rest:
 ``random_uh``
     the trained ``W_hh`` and ``W_r`` with a random ``W_uh`` of the same Frobenius norm
     (:func:`random_input_weights`): the recurrent dynamics are trained, the writing is not.
+``shuffled``
+    the entries of the trained ``W_hh`` permuted at random (:func:`shuffled`), ``W_uh`` and ``W_r``
+    trained: the same weights, none of their arrangement.
 
-:func:`null_models` builds all five, :func:`compare` measures the trained network and each of them.
+:func:`null_models` builds the first five, :func:`compare` measures the trained network and each
+of them once (the sweep's columns); :func:`null_draws` draws every null model, the shuffle
+included, many times, so that a verdict can rank the trained value among the draws (``emt
+analyze``).
 """
 
 from __future__ import annotations
@@ -44,6 +50,10 @@ NULL_SEED = 20233
 EIGENVECTOR_COND = 10.0
 #: The null models of :func:`null_models`, in order.
 NULL_MODELS = ("untrained_orth", "untrained_pytorch", "spectrum", "wrong_s", "random_uh")
+#: The null models of :func:`null_draws`, in order.
+DRAWN_MODELS = NULL_MODELS + ("shuffled",)
+#: Default number of draws per null model of :func:`null_draws` (``emt analyze --null-draws``).
+NULL_DRAWS = 20
 
 
 # ----------------------------------------------------------------------------- the null models
@@ -120,6 +130,18 @@ def random_input_weights(weights: Mapping[str, np.ndarray], rng: np.random.Gener
     norm = np.linalg.norm(w["W_uh"])
     out = dict(w)
     out["W_uh"] = g * (norm / np.linalg.norm(g))
+    return out
+
+
+def shuffled(weights: Mapping[str, np.ndarray], rng: np.random.Generator) -> dict:
+    """The trained network with the entries of ``W_hh`` permuted at random: null model ``shuffled``.
+
+    Chapter "Analyse your own network"; paper Sec. 7. Calibrates what the distribution of the
+    recurrent weights gives without their arrangement: ``W_uh``, ``W_r`` (and biases) stay trained.
+    """
+    w = elman.check_weights(weights, finite=True)
+    out = dict(w)
+    out["W_hh"] = rng.permutation(w["W_hh"].ravel()).reshape(w["W_hh"].shape)
     return out
 
 
@@ -208,4 +230,68 @@ def compare(
             ).row()
         if progress is not None:
             progress(name)
+    return out
+
+
+def null_draws(
+    weights: Mapping[str, np.ndarray],
+    s: int,
+    seed: int = 0,
+    n_draws: int = NULL_DRAWS,
+    *,
+    nonlinearity: str = "tanh",
+    threshold: float = metrics.THRESHOLD,
+    progress: Callable[[str], None] | None = None,
+) -> dict[str, Any]:
+    """The trained network's metrics and ``n_draws`` draws of every null model of :data:`DRAWN_MODELS`.
+
+    Chapter "Analyse your own network", section "The command" (``sec-an-command``); paper Sec. 7.
+    Returns ``{"trained": row, name: [row, ...]}`` with one row of :func:`emt.metrics.figure3`
+    per draw. Draw d of a model: ``untrained_*`` start from seed ``seed + d``; ``spectrum``,
+    ``random_uh`` and ``shuffled`` use ``default_rng([NULL_SEED, seed, i, d])`` (model index i;
+    draw 0 of the first two is the draw of :func:`compare`); ``wrong_s`` is deterministic except
+    for its probe sequences, which are drawn with seed ``seed + d`` (every other model keeps the
+    trained network's probes). A model that cannot be built has one row of NaN with its
+    ``error``. ``progress`` is called with ``"name d/n"`` after each draw.
+    """
+    w = elman.check_weights(weights, finite=True)
+    s = _pos_int("s", s)
+    n_draws = _pos_int("n_draws", n_draws)
+    _validate.integer("seed", seed, lo=0)
+    _, _, _, n_h, kappa = analysis.check_weights(w["W_hh"], w["W_uh"], w["W_r"], s)
+
+    def row(wd, s_model, probe_seed=seed):
+        return metrics.figure3(
+            wd, s_model, seed=probe_seed, nonlinearity=nonlinearity, threshold=threshold
+        ).row()
+
+    def rng(i: int, d: int) -> np.random.Generator:
+        return np.random.default_rng([NULL_SEED, int(seed), i] + ([d] if d else []))
+
+    try:
+        s_wrong, why = wrong_s(s, kappa, n_h), ""
+    except ValueError as exc:
+        s_wrong, why = None, str(exc)
+    out: dict[str, Any] = {"trained": row(w, s)}
+    for i, name in enumerate(DRAWN_MODELS):
+        rows = []
+        for d in range(n_draws):
+            if name == "untrained_orth":
+                rows.append(row(untrained(kappa, n_h, int(seed) + d, "orthogonal"), s))
+            elif name == "untrained_pytorch":
+                rows.append(row(untrained(kappa, n_h, int(seed) + d, "pytorch"), s))
+            elif name == "spectrum":
+                rows.append(row(same_spectrum(w, rng(i, d)), s))
+            elif name == "wrong_s":
+                if s_wrong is None:
+                    rows.append({**{k: math.nan for k in metrics.METRIC_KEYS}, "error": why})
+                    break
+                rows.append(row(w, s_wrong, int(seed) + d))
+            elif name == "random_uh":
+                rows.append(row(random_input_weights(w, rng(i, d)), s))
+            else:
+                rows.append(row(shuffled(w, rng(i, d)), s))
+            if progress is not None:
+                progress(f"{name} {d + 1}/{n_draws}")
+        out[name] = rows
     return out

@@ -7,6 +7,7 @@ tanh stays in its linear range; a bias is added where the linearisation is teste
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 
@@ -75,9 +76,17 @@ def test_choose_stage_infers_or_takes_s(loaded, weights, tmp_path):
 def test_choose_stage_linearises_a_network_with_bias(weights, tmp_path):
     biased = {**weights, "b_h": np.full(N_H, 0.01)}
     inp = stages.load_stage(biased, s=S, out=tmp_path / "b")
-    choice = stages.choose_stage(inp, lambda line: None)
-    assert inp.has_bias and choice.nonlinearity == "linear"
+    lines = []
+    choice = stages.choose_stage(inp, lines.append)
+    op = choice.operating
+    assert inp.has_bias and set(op["candidates"]) == set(stages.ANALYSED)
+    assert op["chosen"] in stages.ANALYSED and op["criterion"] == stages.OPERATING_CRITERION
+    assert choice.nonlinearity == ("tanh" if op["chosen"] == "W_hh" else "linear")
     assert choice.lin_info is not None and set(choice.analysed) >= {"W_hh", "W_uh", "W_r"}
+    # the chosen candidate has the smallest block error among those whose spectrum gives s
+    scored = {k: c["block_error"] for k, c in op["candidates"].items() if "block_error" in c}
+    assert scored and op["chosen"] == min(scored, key=scored.get)
+    assert lines[-2] == f"analysed: {op['chosen']}"
 
 
 def test_measure_stage_is_figure3_at_the_users_alpha(loaded):
@@ -97,14 +106,20 @@ def test_nulls_stage_measures_every_model_and_reports_progress(loaded):
     measured = stages.measure_stage(loaded, choice)
     lines = []
     table, verdict = stages.nulls_stage(loaded, choice, measured, lines.append)
-    assert list(table) == ["trained", *nulls.NULL_MODELS]
-    assert lines[0].startswith("measuring the network and 5 null models")
-    assert [line.split()[0] for line in lines[1:-1]] == [f"{i}/6" for i in range(1, 7)]
+    assert list(table) == ["trained", *nulls.DRAWN_MODELS]
+    assert all(len(table[k]) == loaded.null_draws == 20 for k in nulls.DRAWN_MODELS)
+    assert lines[0] == "measuring the network and 20 draws of 6 null models ..."
+    assert lines[-2].startswith("  120/120 draws") and lines[-1] == "metrics measured"
     passed = {c["figure"]: c["passed"] for c in verdict["criteria"]}
     # on an exact cycle any W_uh in the kept subspace gives Phi: the random_uh null is exact too,
     # so Figure 3A is not told apart from it (the verdict says so rather than pass it)
     assert passed == {"3B": True, "3A": False, "3D": True} and verdict["present"] == "partly"
-    assert table["random_uh"]["block_error_a05"] < 1e-8
+    assert verdict["failed"] == ["3A"] and "Figure 3A fails" in verdict["line"]
+    assert max(d["block_error_a05"] for d in table["random_uh"]) < 1e-8
+    # fewer draws than 19 can never pass a ranked test at the 5% level
+    few = dataclasses.replace(loaded, null_draws=3)
+    _, v3 = stages.nulls_stage(few, choice, measured, lambda line: None)
+    assert [c["passed"] for c in v3["criteria"]] == [True, False, False]
 
 
 def test_render_stage_writes_the_report(loaded):

@@ -93,13 +93,13 @@ from emt.analysis.memories import (
     variable_memories,
 )
 from emt.analysis.spectrum import (
-    INFER_GAP_FULL,
     INFER_GAP_MIN,
+    INFER_LEVEL,
     INFER_MIN_CLUSTER,
-    INFER_RESID_MAX,
     SKInference,
     SpectrumReport,
     infer_s_kappa,
+    random_angle_pvalue,
     spectrum_report,
 )
 
@@ -127,12 +127,12 @@ __all__ = [
     "shift_defects",
     "SpectrumReport",
     "spectrum_report",
-    "INFER_RESID_MAX",
+    "INFER_LEVEL",
     "INFER_GAP_MIN",
-    "INFER_GAP_FULL",
     "INFER_MIN_CLUSTER",
     "SKInference",
     "infer_s_kappa",
+    "random_angle_pvalue",
     "memory_slots",
     "DecodingReport",
     "decode_memories",

@@ -51,6 +51,7 @@ from emt.report.render import (
     summary,
 )
 from emt.report.stages import (
+    ANALYSED,
     NO_CIRCUIT,
     NOT_FOUND,
     OPERATING_CRITERION,
@@ -67,11 +68,11 @@ from emt.report.stages import (
     render_stage,
 )
 from emt.report.verdict import (
-    VERDICT_ANGLE_FRACTION,
-    VERDICT_BITS,
-    VERDICT_BLOCK_ERROR,
-    VERDICT_BLOCK_FACTOR,
-    VERDICT_CROSSTALK,
+    CRITERION_METRICS,
+    VERDICT_LEVEL,
+    VERDICT_SPECTRUM_LEVEL,
+    empirical_p,
+    spread,
     verdict,
 )
 
@@ -97,12 +98,13 @@ __all__ = [
     "NOT_FOUND",
     "NO_CIRCUIT",
     "OPERATING_CRITERION",
+    "ANALYSED",
     "analyze",
-    "VERDICT_ANGLE_FRACTION",
-    "VERDICT_BITS",
-    "VERDICT_BLOCK_ERROR",
-    "VERDICT_BLOCK_FACTOR",
-    "VERDICT_CROSSTALK",
+    "VERDICT_LEVEL",
+    "VERDICT_SPECTRUM_LEVEL",
+    "CRITERION_METRICS",
+    "empirical_p",
+    "spread",
     "verdict",
     "REPORT_FORMAT",
     "FIGURES",

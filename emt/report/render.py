@@ -123,7 +123,7 @@ def _md_input(r: dict) -> list[str]:
         "",
         (
             f"s = {sk['s']}, kappa = {sk['kappa']}, {sk['source']}"
-            + (f" with confidence {sk['confidence']:.2f}" if sk["confidence"] is not None else "")
+            + (f" (p = {sk['p_value']:.2g})" if sk.get("p_value") is not None else "")
             if sk["s"] is not None
             else "No s and kappa were found"
         )
@@ -142,30 +142,26 @@ def _md_analysis(r: dict) -> list[str]:
     sk, alg1 = r["s_kappa"], r["algorithm1"]
     lines: list[str] = []
     lin, op = r["linearisation"], r.get("operating_point")
-    if op is not None and op["chosen"] == "W_hh":
+    if op is not None:
         lines += [
             "## What is analysed",
             "",
-            f"The network has a hidden bias. Its linearisation (paper App. C, around its "
-            f"{lin['kind'].replace('_', ' ')}) has a spectrum without s and kappa, W_hh's own "
-            "spectrum has them, so W_hh, W_uh, W_r are analysed and the probe runs use the "
-            f"network itself (tanh, with its biases). The rule: {op['criterion']}.",
+            f"The network has a hidden bias, so three matrices could carry its circuit. The rule: "
+            f"{op['criterion']}. Chosen: **{op['chosen']}**, that is {r['analysed']}. The "
+            f"linearisations use inputs with s = {op['input_s']} ({op['input_s_source']}); the "
+            f"linearisation is around its {lin['kind'].replace('_', ' ')} (one-step prediction "
+            f"error {_fmt(lin['one_step_error'])}).",
             "",
+            "| candidate | s | p-value | mean angle residual | kappa in every direction |",
+            "|---|---|---|---|---|",
         ]
         for name, c in op["candidates"].items():
-            found = f"s = {c['s']}, kappa = {c['kappa']}" if not c["refused"] else "refused"
-            lines.append(f"- {name}: {found}" + (f" ({c['reason']})" if c["refused"] else ""))
+            s_txt = str(c["s"]) if not c["refused"] else "none"
+            lines.append(
+                f"| {name} | {s_txt} | {_fmt(c['p_value'])} | {_fmt(c['mean_fraction'])} "
+                f"| {'yes' if c['counts_equal'] else 'no'} |"
+            )
         lines.append("")
-    elif lin is not None:
-        lines += [
-            "## Linearisation (paper App. C)",
-            "",
-            f"The network has a hidden bias, so it was linearised around its {lin['kind']} "
-            f"(RMS of h0 {_fmt(lin['h0_rms'])}, {lin['n_fixed_points']} fixed point(s) found, "
-            f"one-step prediction error {_fmt(lin['one_step_error'])}); the bias-free triple "
-            "(J, B, W_r) is analysed below and the probe runs use the linear system.",
-            "",
-        ]
     if alg1 is None:
         return lines
     lines += [
@@ -197,7 +193,7 @@ def _md_analysis(r: dict) -> list[str]:
 
 def _md_evidence(r: dict) -> list[str]:
     """The verdict's criteria and every metric beside the null models."""
-    from emt import metrics, nulls
+    from emt import metrics
 
     lines = ["## Verdict", ""]
     if r["metrics"] is None:
@@ -214,27 +210,49 @@ def _md_evidence(r: dict) -> list[str]:
             f"- Figure {c['figure']}, {c['name']}: **{'pass' if c['passed'] else 'fail'}** "
             f"({c['detail']})"
         )
+    nl = r["metrics"]["nulls"]
     lines += [
         "",
         "## Metrics beside the null models",
         "",
-        "Null models (`emt.nulls`): untrained_orth / untrained_pytorch = an untrained network "
-        "(orthogonal / PyTorch init), spectrum = the same eigenvalues with random eigenvectors, "
-        "wrong_s = the network analysed with a wrong s, random_uh = a random W_uh.",
+        f"Each null model (`emt.nulls`) drawn {r['metrics'].get('null_draws', 1)} times; a cell "
+        "is the median [5%, 95%] of its draws. untrained_orth / untrained_pytorch = an untrained "
+        "network (orthogonal / PyTorch init), spectrum = the same eigenvalues with random "
+        "eigenvectors, wrong_s = the network analysed with a wrong s, random_uh = a random W_uh, "
+        "shuffled = the entries of W_hh permuted.",
         "",
     ]
-    names = list(nulls.NULL_MODELS)
+    names = list(nl)
     head = "| metric | network | " + " | ".join(names) + " | meaning |"
     lines += [head, "|" + "---|" * (len(names) + 3)]
-    net, nl = r["metrics"]["network"], r["metrics"]["nulls"]
+    net = r["metrics"]["network"]
     for key in metrics.METRIC_KEYS:
-        vals = [_fmt(net.get(key))] + [_fmt(nl.get(n, {}).get(key)) for n in names]
+        vals = [_fmt(net.get(key))] + [_spread_cell(nl[n], key) for n in names]
         lines.append(f"| {key} | " + " | ".join(vals) + f" | {METRIC_HELP.get(key, '')} |")
-    errs = [(n, d.get("error")) for n, d in [("network", net), *nl.items()] if d.get("error")]
+    rows = [("network", net)] + [(n, d) for n, v in nl.items() for d in _rows(v)[:1]]
+    errs = [(n, d.get("error")) for n, d in rows if d.get("error")]
     if errs:
         lines += ["", "Where a value is n/a, Algorithm 1 could not run:", ""]
         lines += [f"- {n}: {e}" for n, e in errs]
     return lines
+
+
+def _rows(v) -> list:
+    return list(v) if isinstance(v, list) else [v]
+
+
+def _spread_cell(v, key: str) -> str:
+    """The median [5%, 95%] of a null model's draws of ``key`` (one value for a single draw)."""
+    from emt.report.verdict import spread
+
+    draws = [d.get(key) for d in _rows(v)]
+    draws = [float(x) for x in draws if isinstance(x, (int, float)) and not isinstance(x, bool)]
+    sp = spread(draws)
+    if sp["n"] == 0:
+        return "n/a"
+    if sp["n"] == 1:
+        return _fmt(sp["median"])
+    return f"{_fmt(sp['median'])} [{_fmt(sp['p05'])}, {_fmt(sp['p95'])}]"
 
 
 def _md_figures(r: dict) -> list[str]:
@@ -276,13 +294,11 @@ def summary(report: Mapping[str, Any]) -> str:
         + (
             ""
             if not report["linearisation"]
-            else ", hidden bias: W_hh analysed (its linearisation shows no s)"
-            if (report.get("operating_point") or {}).get("chosen") == "W_hh"
-            else ", linearised (hidden bias)"
+            else f", hidden bias: analysed {report['operating_point']['chosen']}"
         ),
         (
             f"s = {sk['s']}, kappa = {sk['kappa']} ({sk['source']}"
-            + (f", confidence {sk['confidence']:.2f}" if sk["confidence"] is not None else "")
+            + (f", p = {sk['p_value']:.2g}" if sk.get("p_value") is not None else "")
             + ")"
             if sk["s"] is not None
             else "s and kappa: not found"

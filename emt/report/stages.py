@@ -54,8 +54,9 @@ def _jsonable(x):
 def _sk_dict(inf) -> dict:
     fields = (
         "s", "kappa", "confidence", "refused", "reason", "candidate", "n_cluster",
-        "cluster_moduli", "next_modulus", "gap", "counts", "residual_fraction", "angle_score",
-        "gap_score", "score", "runner_up", "n_passing", "s_range",
+        "cluster_moduli", "next_modulus", "gap", "counts", "counts_equal", "residual_fraction",
+        "mean_fraction", "n_angles", "p_raw", "p_value", "n_tests", "level", "runner_up",
+        "n_passing", "s_range",
     )  # fmt: skip
     return {f: getattr(inf, f) for f in fields}
 
@@ -163,10 +164,21 @@ class Input:
     s_given: int | None
     alpha: float
     out: Path
+    null_draws: int = 20
 
 
-def load_stage(source, *, s=None, kappa=None, alpha=0.5, keys=None, out=None) -> Input:
+def load_stage(
+    source, *, s=None, kappa=None, alpha=0.5, keys=None, out=None, null_draws=None
+) -> Input:
     """Read ``source`` (:func:`load_weights`' formats, or a weights dict) and check the options."""
+    from emt import _validate, nulls
+
+    try:
+        draws = _validate.positive_int(
+            "null_draws", nulls.NULL_DRAWS if null_draws is None else null_draws
+        )
+    except ValueError as exc:
+        raise BadInput(str(exc)) from None
     weights, info = read_network(source, keys)
     n_h, kappa_w = weights["W_uh"].shape
     s_given, a = _check_options(s, kappa, alpha, n_h, kappa_w)
@@ -177,7 +189,7 @@ def load_stage(source, *, s=None, kappa=None, alpha=0.5, keys=None, out=None) ->
     seed = info["hints"].get("seed", 0) if checkpoint else 0
     seed = int(seed) if isinstance(seed, int) and seed >= 0 else 0
     has_bias = "b_h" in weights and bool(np.any(weights["b_h"] != 0))
-    return Input(weights, info, n_h, kappa_w, has_bias, hint_s, seed, s_given, a, out)
+    return Input(weights, info, n_h, kappa_w, has_bias, hint_s, seed, s_given, a, out, draws)
 
 
 @dataclass
@@ -190,8 +202,8 @@ class Choice:
     s: int | None
     s_source: str  # "given", "inferred", "checkpoint" or NOT_FOUND
     inference: Any  # the emt.analysis.infer_s_kappa result the report quotes
-    #: for a biased network: which matrix is analysed ("linearisation" or "W_hh"), why, and every
-    #: candidate's inference (:data:`OPERATING_CRITERION`); None without a hidden bias
+    #: for a biased network: which candidate matrix is analysed (a key of :data:`ANALYSED`), why,
+    #: and every candidate's inference (:data:`OPERATING_CRITERION`); None without a hidden bias
     operating: dict[str, Any] | None = None
 
 
@@ -201,50 +213,52 @@ def _usable(inp: Input, inf) -> bool:
 
 
 def _infer(inp: Input, w_hh):
-    """(inference, usable): the s of W_hh's spectrum, usable if not refused and kappa matches."""
+    """The inference of s (kappa: the width of W_uh; s: the one given, if given) from a matrix."""
     from emt import analysis
 
-    inf = analysis.infer_s_kappa(w_hh)
-    return inf, _usable(inp, inf)
+    s_range = (2, 64) if inp.s_given is None else (inp.s_given, inp.s_given)
+    return analysis.infer_s_kappa(w_hh, s_range=s_range, kappa=inp.kappa)
 
 
-def _linearisation(inp: Input, say: Say):
-    """Paper App. C: the network linearised at its best point; returns (lin, its info, inferences)."""
-    from emt import linearise as lin_mod
+#: How :func:`choose_stage` picks the matrix to analyse in a network with a hidden bias.
+OPERATING_CRITERION = (
+    "of three candidates (W_hh itself, with the network's own tanh dynamics; the linearisation at "
+    "the network's best fixed or operating point, paper App. C; the Jacobian averaged over the "
+    "network's own recall), those whose spectrum gives s and kappa (emt.analysis.infer_s_kappa, "
+    "kappa = the width of W_uh) compete, and the one whose matrix is closest to Phi in its own "
+    "variable-memory basis (the smallest Figure 3A block error at alpha = 1/2) is analysed; "
+    "where none gives s and kappa, the one with the smallest p-value is reported"
+)
+
+
+def _score(inf) -> tuple:
+    mean = inf.mean_fraction if np.isfinite(inf.mean_fraction) else np.inf
+    return (inf.refused, inf.p_value, mean)
+
+
+def _recall_inputs(inp: Input, s_in: int) -> tuple[np.ndarray, int]:
     from emt import metrics, tasks
 
+    rng = np.random.default_rng([metrics.PROBE_SEED, inp.seed, 1])
+    u, _ = tasks.repeat_copy_batch(32, s_in, inp.kappa, 3 * s_in, rng)
+    return u, s_in
+
+
+def _linearised_candidates(inp: Input, s_in: int) -> dict[str, tuple]:
+    """The linearisation (App. C) and the trajectory-averaged Jacobian, at inputs of ``s_in`` items.
+
+    ``{name: (weights, nonlinearity, extra)}``; the linearisation's extra is its info dict.
+    """
+    from emt import elman
+    from emt import linearise as lin_mod
+
     w = inp.weights
-
-    def linearise(s_in: int):
-        rng = np.random.default_rng([metrics.PROBE_SEED, inp.seed, 1])
-        u, _ = tasks.repeat_copy_batch(32, s_in, inp.kappa, 3 * s_in, rng)
-        try:
-            return lin_mod.linearise(w["W_hh"], w["W_uh"], w["b_h"], u, W_r=w["W_r"], seed=inp.seed)
-        except ValueError as exc:
-            raise BadInput(f"the network cannot be linearised: {exc}") from None
-
-    inferences = []
-    if inp.s_given is not None:
-        s0, s0_source = inp.s_given, "given"
-    elif inp.hint_s is not None:
-        s0, s0_source = inp.hint_s, "checkpoint"
-    else:
-        inf0, ok0 = _infer(inp, w["W_hh"])
-        s0, s0_source = (inf0.s, "W_hh") if ok0 else (max(1, inp.n_h // (4 * inp.kappa)), "guess")
-    say(f"linearising around a fixed or operating point (inputs with s = {s0})")
-    lin = linearise(s0)
-    if inp.s_given is None:
-        inf, ok = _infer(inp, lin.J)
-        inferences.append(inf)
-        if ok and inf.s != s0:
-            say(f"linearising again with the inferred s = {inf.s}")
-            lin = linearise(inf.s)
-            s0, s0_source = inf.s, "inferred"
-        else:
-            say("linearisation kept")
-    else:
-        say("linearisation done")
-    info = {
+    u, s_in = _recall_inputs(inp, s_in)
+    try:
+        lin = lin_mod.linearise(w["W_hh"], w["W_uh"], w["b_h"], u, W_r=w["W_r"], seed=inp.seed)
+    except ValueError as exc:
+        raise BadInput(f"the network cannot be linearised: {exc}") from None
+    lin_info = {
         "kind": lin.kind,
         "one_step_error": lin.one_step_error,
         "h0_rms": float(np.sqrt(np.mean(lin.h0**2))),
@@ -252,71 +266,104 @@ def _linearisation(inp: Input, say: Say):
         "n_fixed_points": len(lin.fixed_points),
         "candidates": lin.candidates,
         "diagnostics": lin.diagnostics,
-        "input_s": s0,
-        "input_s_source": s0_source,
+        "input_s": s_in,
         "h0": lin.h0,
     }
-    return lin, info, inferences
+    # paper App. C, averaged: the slope of tanh along the network's own recall (t >= s_in)
+    h = elman.states({"W_hh": w["W_hh"], "W_uh": w["W_uh"], "b_h": w["b_h"]}, u)
+    d_bar = np.mean(1.0 - h[:, s_in:] ** 2, axis=(0, 1))
+    traj = {"W_hh": d_bar[:, None] * w["W_hh"], "W_uh": d_bar[:, None] * w["W_uh"], "W_r": w["W_r"]}
+    return {
+        "linearisation": (lin.weights(), "linear", lin_info),
+        "trajectory_mean": (traj, "linear", {"input_s": s_in}),
+    }
 
 
-#: How :func:`choose_stage` picks what to analyse in a network with a hidden bias.
-OPERATING_CRITERION = (
-    "the linearisation (paper App. C) when its spectrum gives s and kappa (kappa = the width of "
-    "W_uh); else the raw W_hh with the network's own tanh dynamics when its spectrum does; else "
-    "the linearisation, and no circuit is found"
-)
+def _operating(inp: Input, say: Say):
+    """For a biased network: the candidates of :data:`OPERATING_CRITERION`, scored, and the best.
+
+    Returns ``(analysed, nonlinearity, inference, lin_info, operating)``.
+    """
+    from emt import metrics
+
+    w = inp.weights
+    raw = {k: v for k, v in w.items() if k in ("W_hh", "W_uh", "W_r", "b_h", "b_r")}
+    cands: dict[str, tuple] = {"W_hh": (raw, "tanh", None)}
+    infs = {"W_hh": _infer(inp, w["W_hh"])}
+    if inp.s_given is not None:
+        s_in, s_in_source = inp.s_given, "given"
+    elif inp.hint_s is not None:
+        s_in, s_in_source = inp.hint_s, "checkpoint"
+    elif _usable(inp, infs["W_hh"]):
+        s_in, s_in_source = int(infs["W_hh"].s), "W_hh"
+    else:
+        s_in, s_in_source = max(1, inp.n_h // (4 * inp.kappa)), "guess"
+    for attempt in range(2):
+        say(f"linearising around the network's operating points (inputs with s = {s_in})")
+        cands.update(_linearised_candidates(inp, s_in))
+        for name in ("linearisation", "trajectory_mean"):
+            infs[name] = _infer(inp, cands[name][0]["W_hh"])
+        best = min(infs, key=lambda k: _score(infs[k]))
+        s_best = infs[best].s if _usable(inp, infs[best]) else None
+        if attempt or inp.s_given is not None or not _usable(inp, infs[best]) or s_best == s_in:
+            break
+        s_in, s_in_source = int(s_best), "inferred"
+    summaries = {k: _summary_of(v) for k, v in infs.items()}
+    usable = [k for k in infs if _usable(inp, infs[k])]
+    for k in usable:
+        weights, nonlinearity, _ = cands[k]
+        f3 = metrics.figure3(
+            weights, int(infs[k].s), seed=inp.seed, select="auto", nonlinearity=nonlinearity
+        )
+        summaries[k]["block_error"] = float(f3.values["block_error_a05"])
+    for name, c in summaries.items():
+        found = (
+            f"s = {c['s']}, p = {c['p_value']:.2g}, block error {c['block_error']:.3g}"
+            if "block_error" in c
+            else "no s"
+        )
+        say(f"  {name}: {found}")
+    if usable:
+        be = {k: summaries[k]["block_error"] for k in usable}
+        best = min(usable, key=lambda k: be[k] if np.isfinite(be[k]) else np.inf)
+    say(f"analysed: {best}")
+    operating = {
+        "chosen": best,
+        "criterion": OPERATING_CRITERION,
+        "input_s": s_in,
+        "input_s_source": s_in_source,
+        "candidates": summaries,
+    }
+    analysed, nonlinearity, _ = cands[best]
+    return analysed, nonlinearity, infs[best], cands["linearisation"][2], operating
 
 
 def _summary_of(inf) -> dict[str, Any]:
     return {
-        "s": inf.s, "kappa": inf.kappa, "confidence": inf.confidence, "refused": inf.refused,
-        "reason": inf.reason, "candidate": inf.candidate,
+        "s": inf.s, "kappa": inf.kappa, "p_value": inf.p_value, "mean_fraction": inf.mean_fraction,
+        "counts_equal": inf.counts_equal, "refused": inf.refused, "reason": inf.reason,
+        "candidate": inf.candidate,
     }  # fmt: skip
-
-
-def _operating(inp: Input, lin, inferences: list, say: Say):
-    """For a biased network: ``(analysed, nonlinearity, inferences, operating)`` by
-    :data:`OPERATING_CRITERION`."""
-    candidates = {"linearisation": inferences[-1]} if inferences else {}
-    chosen = "linearisation"
-    if inp.s_given is None and not (inferences and _usable(inp, inferences[-1])):
-        raw, ok = _infer(inp, inp.weights["W_hh"])
-        candidates["W_hh"] = raw
-        if ok:
-            chosen = "W_hh"
-            say("the linearisation's spectrum gives no s and kappa; W_hh's does: W_hh is analysed")
-    operating = {
-        "chosen": chosen,
-        "criterion": OPERATING_CRITERION,
-        "candidates": {k: _summary_of(v) for k, v in candidates.items()},
-    }
-    if chosen == "W_hh":
-        analysed = {
-            k: v for k, v in inp.weights.items() if k in ("W_hh", "W_uh", "W_r", "b_h", "b_r")
-        }
-        return analysed, "tanh", [candidates["W_hh"]], operating
-    return lin.weights(), "linear", inferences, operating
 
 
 def choose_stage(inp: Input, say: Say) -> Choice:
     """What to analyse (W_hh itself, or the linearisation of a biased network) and s.
 
-    s is the one given, else the one :func:`emt.analysis.infer_s_kappa` reads from the spectrum
-    (with kappa the width of ``W_uh``), else the one an :mod:`emt.rnn` checkpoint stores. Where
+    For a network with a hidden bias the matrix is chosen among candidates by
+    :data:`OPERATING_CRITERION`. s is the one given, else the one
+    :func:`emt.analysis.infer_s_kappa` reads from the spectrum (with kappa the width of ``W_uh``),
+    else the one an :mod:`emt.rnn` checkpoint stores. Where
     none of them exists, ``Choice.s`` is None and ``s_source`` is :data:`NOT_FOUND`: the network
     shows no repeat-copy circuit (:func:`analyze` then writes a report that says so).
     """
-    from emt import analysis
-
     operating = None
     if inp.has_bias:
-        lin, lin_info, inferences = _linearisation(inp, say)
-        analysed, nonlinearity, inferences, operating = _operating(inp, lin, inferences, say)
+        analysed, nonlinearity, inf, lin_info, operating = _operating(inp, say)
     else:
         say("no hidden bias: W_hh, W_uh, W_r are analysed directly")
         analysed = {k: inp.weights[k] for k in ("W_hh", "W_uh", "W_r")}
-        lin_info, inferences, nonlinearity = None, [], "tanh"
-    inf = inferences[-1] if inferences else analysis.infer_s_kappa(analysed["W_hh"])
+        lin_info, nonlinearity = None, "tanh"
+        inf = _infer(inp, analysed["W_hh"])
     if inp.s_given is not None:
         s_used, s_source = inp.s_given, "given"
     elif not inf.refused and inf.kappa == inp.kappa:
@@ -324,7 +371,7 @@ def choose_stage(inp: Input, say: Say) -> Choice:
     elif inp.hint_s is not None:
         s_used, s_source = inp.hint_s, "checkpoint"
     else:  # a valid network whose spectrum shows no repeat-copy pattern: an answer, not an error
-        say(f"no s and kappa in the spectrum of {'the Jacobian' if inp.has_bias else 'W_hh'}")
+        say(f"no s and kappa in the spectrum of {_where(inp)}")
         return Choice(analysed, nonlinearity, lin_info, None, NOT_FOUND, inf, operating)
     say(f"s = {s_used} ({s_source}), kappa = {inp.kappa}")
     return Choice(analysed, nonlinearity, lin_info, s_used, s_source, inf, operating)
@@ -393,31 +440,63 @@ def measure_stage(inp: Input, choice: Choice) -> Measured:
     )  # fmt: skip
 
 
-def nulls_stage(inp: Input, choice: Choice, measured: Measured, say: Say):
-    """Every metric of the network and of its null models (:func:`emt.nulls.compare`); verdict."""
-    from emt import nulls
+def nulls_stage(inp: Input, choice: Choice, measured: Measured, say: Say, bar: bool = False):
+    """The network's metrics beside ``inp.null_draws`` draws of every null model; the verdict.
 
-    n_models = 1 + len(nulls.NULL_MODELS)
-    say(f"measuring the network and {n_models - 1} null models ...")
-    done = iter(range(1, n_models + 1))
+    :func:`emt.nulls.null_draws` with the analysed matrix, s, the probe dynamics and the modulus
+    cut of :func:`measure_stage`; Figure 3B's p-value is the inference's for this s
+    (:func:`emt.analysis.infer_s_kappa` restricted to it). ``bar``: a progress bar on stderr.
+    """
+    from emt import _io, analysis, nulls
+
+    n_models = len(nulls.DRAWN_MODELS)
+    total = n_models * inp.null_draws
+    say(f"measuring the network and {inp.null_draws} draws of {n_models} null models ...")
+    progress_bar = _io.progress_bar(
+        total, enabled=bar, desc="null draws", unit="draw", file=sys.stderr, leave=False
+    )
+    step = max(1, total // 6)
+    done = iter(range(1, total + 1))
+
+    def progress(name: str) -> None:
+        progress_bar.update(1)
+        k = next(done)
+        if k % step == 0 or k == total:
+            say(f"  {k}/{total} draws ({name})")
+
     try:
-        metrics = nulls.compare(
-            choice.analysed, choice.s, inp.seed, nonlinearity=choice.nonlinearity,
-            threshold=measured.threshold,
-            progress=lambda name: say(f"  {next(done)}/{n_models} {name}"),
+        metrics = nulls.null_draws(
+            choice.analysed, choice.s, inp.seed, inp.null_draws,
+            nonlinearity=choice.nonlinearity, threshold=measured.threshold, progress=progress,
         )  # fmt: skip
     except ValueError as exc:
         raise BadInput(f"the metrics cannot be computed: {exc}") from None
+    finally:
+        progress_bar.close()
+    spec = analysis.infer_s_kappa(
+        choice.analysed["W_hh"], s_range=(choice.s, choice.s), kappa=inp.kappa
+    )
+    spectrum_p = spec.p_value if not spec.refused else 1.0
     say("metrics measured")
-    return metrics, verdict(metrics, choice.s)
+    return metrics, verdict(metrics, choice.s, spectrum_p=spectrum_p)
+
+
+def _where(inp: Input) -> str:
+    return "any candidate matrix (W_hh and two linearisations)" if inp.has_bias else "W_hh"
+
+
+#: What is analysed, by the name of the chosen candidate of :data:`OPERATING_CRITERION`.
+ANALYSED = {
+    "W_hh": "W_hh, W_uh, W_r of the network itself (tanh dynamics with its biases)",
+    "linearisation": "the linearised triple (J, B, W_r) at the network's fixed or operating point",
+    "trajectory_mean": "the Jacobian averaged over the network's recall, (D W_hh, D W_uh, W_r)",
+}
 
 
 def _analysed_text(inp: Input, choice: Choice) -> str:
     if not inp.has_bias:
         return "W_hh, W_uh, W_r"
-    if choice.operating and choice.operating["chosen"] == "W_hh":
-        return "W_hh, W_uh, W_r of the network itself (tanh dynamics with its biases)"
-    return "linearised triple (J, B, W_r)"
+    return ANALYSED[choice.operating["chosen"]]
 
 
 def _input_dict(inp: Input) -> dict[str, Any]:
@@ -439,7 +518,7 @@ def _report_dict(inp: Input, choice: Choice, m: Measured, metrics, verdict_, fig
         "input": _input_dict(inp),
         "s_kappa": {
             "s": choice.s, "kappa": inp.kappa, "source": choice.s_source,
-            "confidence": inf.confidence if choice.s_source == "inferred" else None,
+            "p_value": inf.p_value if choice.s_source == "inferred" else None,
             "evidence": inf.evidence(), "inference": _sk_dict(inf), "checkpoint_s": inp.hint_s,
         },
         "linearisation": choice.lin_info,
@@ -454,7 +533,7 @@ def _report_dict(inp: Input, choice: Choice, m: Measured, metrics, verdict_, fig
             "largest_moduli": np.abs(spec.eigenvalues[: n_mem + 5]),
         },
         "probe": m.probe,
-        "metrics": {"network": metrics["trained"],
+        "metrics": {"network": metrics["trained"], "null_draws": inp.null_draws,
                     "nulls": {k: v for k, v in metrics.items() if k != "trained"}},
         "verdict": verdict_,
         "figures": {k: FIGURES[k] for k in figs},
@@ -495,7 +574,7 @@ def render_no_circuit(inp: Input, choice: Choice) -> dict:
     """
     inf, w = choice.inference, choice.analysed["W_hh"]
     moduli = np.sort(np.abs(np.linalg.eigvals(w)))[::-1]
-    where = "the Jacobian" if inp.has_bias else "W_hh"
+    where = _where(inp)
     reason = inf.reason if inf.refused else (
         f"the inferred kappa = {inf.kappa} is not the width {inp.kappa} of W_uh"
     )  # fmt: skip
@@ -508,7 +587,7 @@ def render_no_circuit(inp: Input, choice: Choice) -> dict:
         "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         "input": _input_dict(inp),
         "s_kappa": {
-            "s": None, "kappa": inp.kappa, "source": NOT_FOUND, "confidence": None,
+            "s": None, "kappa": inp.kappa, "source": NOT_FOUND, "p_value": None,
             "evidence": inf.evidence(), "inference": _sk_dict(inf), "checkpoint_s": inp.hint_s,
         },
         "linearisation": choice.lin_info,
@@ -532,7 +611,9 @@ def analyze(
     alpha: float = 0.5,
     keys=None,
     out=None,
+    null_draws: int | None = None,
     progress: bool | Say = True,
+    bar: bool = False,
 ) -> dict:
     """Analyse a user's Elman RNN: s and kappa, Algorithm 1, every Figure 3 metric and its nulls.
 
@@ -541,11 +622,14 @@ def analyze(
     ``s`` (default: inferred by :func:`emt.analysis.infer_s_kappa`, else the ``s`` stored in an
     :mod:`emt.rnn` checkpoint) and ``kappa`` (default and only allowed value: the columns of
     ``W_uh``) fix the memories; ``alpha`` weighs the two estimates of Eq. 14-15 for the figures
-    and the headline block report (the metrics are measured at alpha = 0, 1/2 and 1). A network
-    with a non-zero hidden bias is linearised (:func:`emt.linearise.linearise`, App. C) and the
-    bias-free triple ``(J, B, W_r)`` is analysed, with probe runs of the linear system; where the
-    linearisation's spectrum gives no s and kappa but W_hh's does, W_hh is analysed with the
-    network's own dynamics (:data:`OPERATING_CRITERION`; ``report["operating_point"]``).
+    and the headline block report (the metrics are measured at alpha = 0, 1/2 and 1). For a network
+    with a non-zero hidden bias, the matrix analysed is chosen among W_hh (with the network's own
+    tanh dynamics), its linearisation (:func:`emt.linearise.linearise`, App. C) and the Jacobian
+    averaged over its recall (both with probe runs of the linear system) by
+    :data:`OPERATING_CRITERION`; every candidate's scores are in ``report["operating_point"]``.
+    Every null model of :data:`emt.nulls.DRAWN_MODELS` is drawn ``null_draws`` times (default
+    :data:`emt.nulls.NULL_DRAWS`) and the verdict ranks the network among the draws
+    (:func:`emt.report.verdict`).
 
     The stages, each a function of this module: :func:`load_stage` (read and check),
     :func:`choose_stage` (what is analysed, and s), :func:`measure_stage` (Algorithm 1, the
@@ -557,7 +641,8 @@ def analyze(
     leaves nothing half-written; an existing report directory is replaced, anything else there is
     refused. Files: ``report.json`` (:func:`analyze`'s return value), ``report.md`` and the PNGs
     of :data:`FIGURES`. ``progress``: a callable that receives one line per step (the CLI prints
-    them), True to send the lines to the ``emt.report`` logger, False for none. Returns the
+    them), True to send the lines to the ``emt.report`` logger, False for none; ``bar``: a
+    progress bar of the null draws on stderr. Returns the
     report as a dict (``"out"``: the directory). A valid network in whose spectrum no s and kappa
     are found (and none is given) gets a report whose verdict is :data:`NO_CIRCUIT`
     (:func:`render_no_circuit`). Raises :class:`BadInput` (before writing anything) for input
@@ -565,7 +650,9 @@ def analyze(
     bad options.
     """
     say = _reporter(progress)
-    inp = load_stage(source, s=s, kappa=kappa, alpha=alpha, keys=keys, out=out)
+    inp = load_stage(
+        source, s=s, kappa=kappa, alpha=alpha, keys=keys, out=out, null_draws=null_draws
+    )
     say(
         f"loaded {inp.info['path'] or 'weights dict'} ({inp.info['format']}): N_h = {inp.n_h}, "
         f"kappa = {inp.kappa}, {'hidden bias' if inp.has_bias else 'no hidden bias'}"
@@ -574,5 +661,5 @@ def analyze(
     if choice.s is None:
         return render_no_circuit(inp, choice)
     measured = measure_stage(inp, choice)
-    metrics, verdict_ = nulls_stage(inp, choice, measured, say)
+    metrics, verdict_ = nulls_stage(inp, choice, measured, say, bar)
     return render_stage(inp, choice, measured, metrics, verdict_)
