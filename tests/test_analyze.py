@@ -265,8 +265,9 @@ def test_analyze_exact_circuit_s8(analysed8):
     assert net["spectrum_counts_ok"] == 1 and net["block_error_a05"] < 1e-3
     assert net["rnd_acc_out"] >= 0.99
     assert set(r["metrics"]["nulls"]) == {
-        "untrained_orth", "untrained_pytorch", "spectrum", "wrong_s", "random_uh",
+        "untrained_orth", "untrained_pytorch", "spectrum", "wrong_s", "random_uh", "shuffled",
     }  # fmt: skip
+    assert all(len(v) == 20 for v in r["metrics"]["nulls"].values() if len(v) > 1)
     assert r["verdict"]["present"] == "yes"
     assert r["linearisation"] is None
     files = {p.name for p in out.iterdir()}
