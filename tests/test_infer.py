@@ -343,12 +343,35 @@ def _null_matrices():
 
 
 @pytest.mark.slow
-def test_false_positive_rate():
+@pytest.mark.parametrize("kappa", [None, 4])
+def test_false_positive_rate(kappa):
     """INFER_LEVEL is a family-wise false-positive rate: measured on 420 matrices without a
-    circuit, the fraction inferred to have one stays within the binomial spread of the level."""
+    circuit, the fraction inferred to have one stays within the binomial spread of the level,
+    both when kappa is inferred (the gap is required) and when it is given (angles alone)."""
     from scipy.stats import binom
 
-    results = [(name, A.infer_s_kappa(w)) for name, w in _null_matrices()]
+    results = [(name, A.infer_s_kappa(w, kappa=kappa)) for name, w in _null_matrices()]
     false = [name for name, r in results if not r.refused]
     bound = binom.ppf(0.999, len(results), A.INFER_LEVEL)
     assert len(results) == 420 and len(false) <= bound, false
+
+
+def test_kappa_given_needs_no_gap(rng):
+    """A circuit whose memory moduli are not separated from the rest: with kappa given the angles
+    decide; without it the cluster does not stand out and the inference refuses."""
+    from scipy.linalg import block_diag
+
+    blocks = []
+    for r0 in np.linspace(1.01, 1.0, 4):  # 4 memories of s = 4: +r, -r, a pair at +-pi/2
+        blocks += [np.array([[r0]]), np.array([[-r0]]), np.array([[0.0, -r0], [r0, 0.0]])]
+    theta = rng.uniform(0, np.pi, 8)  # the rest at random angles, moduli 0.999 .. 0.99
+    for t, r0 in zip(theta, np.linspace(0.999, 0.99, 8)):
+        c, s_ = r0 * np.cos(t), r0 * np.sin(t)
+        blocks.append(np.array([[c, -s_], [s_, c]]))
+    q = C.random_basis(32, 32, rng)
+    w = q @ block_diag(*blocks) @ np.linalg.inv(q)
+    free = A.infer_s_kappa(w)
+    given = A.infer_s_kappa(w, kappa=4)
+    assert free.refused and not given.refused and (given.s, given.kappa) == (4, 4)
+    assert given.gap < A.INFER_GAP_MIN and given.stands_out and given.p_value <= A.INFER_LEVEL
+    assert A.infer_s_kappa(w, kappa=4, require_gap=True).refused

@@ -118,3 +118,23 @@ def test_negatives_get_no_circuit_and_exit_0(name, tmp_path, capsys):
     verdict = json.loads((out / "report.json").read_text())["verdict"]
     assert verdict["present"] == "no" and verdict["line"].startswith(report.NO_CIRCUIT)
     assert f"verdict: {report.NO_CIRCUIT}" in capsys.readouterr().out
+
+
+def test_spread_bound_is_set_by_the_zoo(tmp_path):
+    """INFER_SPREAD_MAX: the memory clusters of the zoo's positives spread by at most 1.16, the
+    cluster that the flip-flop's linearisation would offer (63 of its 64 eigenvalues) by 9."""
+    from emt import analysis
+    from emt.report import stages
+
+    for name, info in INDEX.items():
+        if info["kind"] != "positive":
+            continue
+        r = report.analyze(ZOO / f"{name}.pt", out=tmp_path / name, null_draws=1, progress=False)
+        lo, hi = r["s_kappa"]["inference"]["cluster_moduli"]
+        assert hi / lo <= 1.16 < analysis.INFER_SPREAD_MAX, name
+    inp = stages.load_stage(ZOO / "flipflop_h64.pt", out=tmp_path / "ff")
+    lin = stages._linearised_candidates(inp, 8)["linearisation"][0]["W_hh"]
+    loose = analysis.infer_s_kappa(lin, kappa=3, spread_max=1e9)
+    lo, hi = loose.cluster_moduli
+    assert loose.candidate == (21, 3) and hi / lo > 5 * analysis.INFER_SPREAD_MAX
+    assert analysis.infer_s_kappa(lin, kappa=3).refused

@@ -54,7 +54,8 @@ def _jsonable(x):
 def _sk_dict(inf) -> dict:
     fields = (
         "s", "kappa", "confidence", "refused", "reason", "candidate", "n_cluster",
-        "cluster_moduli", "next_modulus", "gap", "counts", "counts_equal", "residual_fraction",
+        "cluster_moduli", "next_modulus", "gap", "counts", "counts_equal", "stands_out",
+        "residual_fraction",
         "mean_fraction", "n_angles", "p_raw", "p_value", "n_tests", "level", "runner_up",
         "n_passing", "s_range",
     )  # fmt: skip
@@ -213,11 +214,16 @@ def _usable(inp: Input, inf) -> bool:
 
 
 def _infer(inp: Input, w_hh):
-    """The inference of s (kappa: the width of W_uh; s: the one given, if given) from a matrix."""
+    """The inference of s (kappa: the width of W_uh; s: the one given, if given) from a matrix.
+
+    For a network with a hidden bias three matrices are tested (:data:`OPERATING_CRITERION`),
+    and the Bonferroni correction counts all three.
+    """
     from emt import analysis
 
     s_range = (2, 64) if inp.s_given is None else (inp.s_given, inp.s_given)
-    return analysis.infer_s_kappa(w_hh, s_range=s_range, kappa=inp.kappa)
+    extra = len(ANALYSED) if inp.has_bias else 1
+    return analysis.infer_s_kappa(w_hh, s_range=s_range, kappa=inp.kappa, extra_tests=extra)
 
 
 #: How :func:`choose_stage` picks the matrix to analyse in a network with a hidden bias.
@@ -225,9 +231,10 @@ OPERATING_CRITERION = (
     "of three candidates (W_hh itself, with the network's own tanh dynamics; the linearisation at "
     "the network's best fixed or operating point, paper App. C; the Jacobian averaged over the "
     "network's own recall), those whose spectrum gives s and kappa (emt.analysis.infer_s_kappa, "
-    "kappa = the width of W_uh) compete, and the one whose matrix is closest to Phi in its own "
-    "variable-memory basis (the smallest Figure 3A block error at alpha = 1/2) is analysed; "
-    "where none gives s and kappa, the one with the smallest p-value is reported"
+    "kappa = the width of W_uh) compete, with kappa eigenvalues in every direction if any has "
+    "them, and the one whose matrix is closest to Phi in its own variable-memory basis (the "
+    "smallest Figure 3A block error at alpha = 1/2) is analysed; where none gives s and kappa, "
+    "the one with the smallest p-value is reported"
 )
 
 
@@ -324,8 +331,10 @@ def _operating(inp: Input, say: Say):
         )
         say(f"  {name}: {found}")
     if usable:
-        be = {k: summaries[k]["block_error"] for k in usable}
-        best = min(usable, key=lambda k: be[k] if np.isfinite(be[k]) else np.inf)
+        exact = [k for k in usable if infs[k].counts_equal]
+        pool = exact or usable
+        be = {k: summaries[k]["block_error"] for k in pool}
+        best = min(pool, key=lambda k: be[k] if np.isfinite(be[k]) else np.inf)
     say(f"analysed: {best}")
     operating = {
         "chosen": best,
