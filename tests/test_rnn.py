@@ -91,6 +91,7 @@ def test_config_key_depends_on_every_field_and_on_the_format(monkeypatch):
         "s_curriculum": (4, 8, 16),
         "horizon_unit": "steps",
         "advance_on": "bit",
+        "snapshot_every": 100,
     }
     # "task" away from its default needs kappa == s: tested in tests/test_compose_copy.py
     fields = {f.name for f in dataclasses.fields(rnn.TrainConfig)}
@@ -161,7 +162,7 @@ def test_default_key_and_dict_are_unchanged_by_later_fields():
     before the fields encoding, s_curriculum, horizon_unit and advance_on were added."""
     c = rnn.TrainConfig()
     assert c.key() == "9a5d3028c64ca46a3048"
-    later = {"encoding", "s_curriculum", "horizon_unit", "advance_on", "task"}
+    later = {"encoding", "s_curriculum", "horizon_unit", "advance_on", "task", "snapshot_every"}
     assert later.isdisjoint(c.as_dict())
     assert set(c.as_dict(full=True)) == {f.name for f in dataclasses.fields(rnn.TrainConfig)}
     assert {k: v for k, v in c.as_dict(full=True).items() if k not in later} == c.as_dict()
@@ -188,6 +189,14 @@ def test_presets():
     f = rnn.TrainConfig.preset("fast", seed=1)
     assert f.stage_lr == (3e-3,) * 3 and f.final_lr_decay == 0.05 and f.seed == 1
     assert f.stage_periods == rnn.TrainConfig().stage_periods and f.init == "orthogonal"
+    std = rnn.TrainConfig.preset("standard", s=8, kappa=4, hidden=64)
+    assert std.init == "pytorch" and std.bias and std.encoding == "01" and std.clip == 1.0
+    assert std.s_curriculum == (2, 4, 8) and std.long_steps == 24 and std.long_bit_accuracy == 1
+    assert [(st["s"], st["n_out"]) for st in std.schedule()] == [
+        (2, 4), (4, 8), (8, 16), (8, 32), (8, 64),
+    ]  # fmt: skip
+    assert rnn.TrainConfig.preset("standard", s=4, kappa=2, hidden=8).s_curriculum == (2, 4)
+    assert rnn.TrainConfig.preset("standard", s=3, kappa=2, hidden=6).s_curriculum == ()
     assert len({rnn.TrainConfig.preset(n).key() for n in rnn.PRESETS}) == len(rnn.PRESETS)
     with pytest.raises(ValueError, match="unknown preset 'paper'"):
         rnn.TrainConfig.preset("paper")
@@ -673,3 +682,30 @@ def test_cache_write_is_atomic(tmp_path, monkeypatch):
         rnn.cache._save(t, t.path)
     assert t.path.read_bytes() == before  # the old file is untouched
     assert [p.name for p in tmp_path.iterdir()] == [c.filename()]  # and no temporary file is left
+
+
+# ------------------------------------------------------------------ snapshots (chapter "The circuit forming")
+
+
+def test_snapshots_record_the_weights_without_changing_the_training(tmp_path):
+    plain = quiet_train(tiny())
+    snap_cfg = tiny(snapshot_every=7)
+    snapped = quiet_train(snap_cfg)
+    for k, v in plain.weights().items():
+        assert np.array_equal(v, snapped.weights()[k])  # recording changes nothing
+    shots = snapped.snapshots()
+    steps = [step for step, _ in shots]
+    last = snapped.meta["steps"]
+    assert steps == sorted(set(range(0, last + 1, 7)) | {last}) and plain.snapshots() == []
+    init = rnn.ElmanRNN(TINY["kappa"], TINY["hidden"], seed=TINY.get("seed", 0)).weights()
+    assert all(np.array_equal(shots[0][1][k], init[k]) for k in init)
+    assert all(np.array_equal(shots[-1][1][k], v) for k, v in snapped.weights().items())
+    assert snap_cfg.key() != tiny().key() and tiny(snapshot_every=0).key() == tiny().key()
+    # the cache keeps them
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", rnn.CriterionWarning)
+        rnn.get_trained(snap_cfg, cache_dir=tmp_path, progress=False)
+        cached = rnn.get_trained(snap_cfg, cache_dir=tmp_path, progress=False)
+    assert cached.from_cache and [s for s, _ in cached.snapshots()] == steps
+    with pytest.raises(ValueError, match="snapshot_every"):
+        tiny(snapshot_every=-1)

@@ -67,6 +67,21 @@ class Trained:
         """
         return self.model.weights()
 
+    def snapshots(self) -> list[tuple[int, dict[str, np.ndarray]]]:
+        """The recorded weights ``[(step, weights), ...]`` (``config.snapshot_every`` > 0).
+
+        Chapter "The circuit forming". ``weights`` as :meth:`weights` gives them; step 0 is the
+        initialisation and the last entry the returned network. Empty without snapshots.
+        """
+        steps = self.history.get("snapshot_step", [])
+        states = self.history.get("snapshot_state", [])
+        out = []
+        model = ElmanRNN(self.config.kappa, self.config.hidden, bias=self.config.bias, seed=0)
+        for step, state in zip(steps, states):
+            model.load_state_dict(state)
+            out.append((int(step), model.weights()))
+        return out
+
     def __repr__(self) -> str:
         src = f"cache {self.path}" if self.from_cache else "trained now"
         return (
@@ -116,6 +131,17 @@ def train(config: TrainConfig = TrainConfig(), progress: bool = True) -> Trained
         history: dict[str, list] = {k: [] for k in _HISTORY_KEYS + _VAL_KEYS}
         if c.s_curriculum:
             history["s"] = []
+        if c.snapshot_every:
+            history["snapshot_step"], history["snapshot_state"] = [], []
+
+        def snapshot(at: int) -> None:
+            if c.snapshot_every:
+                history["snapshot_step"].append(at)
+                history["snapshot_state"].append(
+                    {k: v.detach().clone() for k, v in model.state_dict().items()}
+                )
+
+        snapshot(0)
         stage, in_stage, solved, step = 0, 0, False, 0
         t0 = time.perf_counter()
         bar = _progress_bar(c.max_steps, progress)
@@ -153,6 +179,8 @@ def train(config: TrainConfig = TrainConfig(), progress: bool = True) -> Trained
                 if c.s_curriculum:
                     history["s"].append(s_now)
                 in_stage += 1
+                if c.snapshot_every and step % c.snapshot_every == 0:
+                    snapshot(step)
                 bar.update(1)
                 bar.set_postfix(
                     stage=f"{stage + 1}/{last + 1} (s={s_now}, n_out={n_out})",
@@ -192,6 +220,8 @@ def train(config: TrainConfig = TrainConfig(), progress: bool = True) -> Trained
                         break
         finally:
             bar.close()
+        if c.snapshot_every and history["snapshot_step"][-1] != step:
+            snapshot(step)
         meta = {
             "solved": solved,
             "steps": step,

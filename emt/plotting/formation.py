@@ -1,0 +1,93 @@
+"""Figures of the chapter "The circuit forming" (book/formation.md; paper Sec. 7, Figure 3)."""
+
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+import numpy as np
+
+from emt.plotting import ACCENT, MEASURED, THEORY, use_style
+
+
+def eigenvalue_frames(tracks: dict, frames: dict, s: int):
+    """The eigenvalues of ``W_hh`` at a few steps of each network (one row per network).
+
+    ``tracks``: ``{name: emt.formation.Track}``; ``frames``: ``{name: [step, ...]}`` (steps that
+    the track recorded). Each panel: the unit circle, the s directions of the s-th roots of unity
+    (grey rays) and the eigenvalues (the s * kappa largest are not singled out: the picture shows
+    where all of them go).
+    """
+    use_style()
+    n_rows, n_cols = len(tracks), max(len(v) for v in frames.values())
+    fig, axes = plt.subplots(n_rows, n_cols, figsize=(1.75 * n_cols, 1.9 * n_rows), squeeze=False)
+    t = np.linspace(0, 2 * np.pi, 200)
+    roots = np.exp(2j * np.pi * np.arange(s) / s)
+    lim = 1.05 * max(1.3, max(float(np.abs(tr.eigenvalues).max()) for tr in tracks.values()))
+    for row, (name, tr) in enumerate(tracks.items()):
+        steps = list(tr.step)
+        for col in range(n_cols):
+            ax = axes[row, col]
+            ax.set_aspect("equal")
+            ax.set_xlim(-lim, lim)
+            ax.set_ylim(-lim, lim)
+            ax.set_xticks([])
+            ax.set_yticks([])
+            ax.grid(False)
+            if col >= len(frames[name]):
+                ax.axis("off")
+                continue
+            step = frames[name][col]
+            ev = tr.eigenvalues[steps.index(step)]
+            ax.plot(np.cos(t), np.sin(t), color="0.6", lw=0.7)
+            for r in roots:
+                ax.plot([0, lim * r.real], [0, lim * r.imag], color="0.85", lw=0.6, zorder=0)
+            ax.plot(ev.real, ev.imag, ".", color=MEASURED, ms=3)
+            ax.set_title(f"step {step}", fontsize=8)
+            if col == 0:
+                ax.set_ylabel(name, fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+def trajectories(tracks: dict, bands: dict, marks: dict, level: float, clip: float = 40.0):
+    """The Figure 3 reading against the training step, one column per network.
+
+    Rows: the spectrum's p-value for the circuit's s (as ``-log10 p``, clipped at ``clip``; the
+    dashed line is the level), Figure 3A's block error (log scale) with the untrained networks'
+    5-95% band (shaded) and median, and the fraction of fresh sequences recalled exactly over 3
+    periods. ``bands``: ``{name: emt.formation.null_band(...)}``; ``marks``: ``{name: {"lock-in":
+    step or None, "solved": step or None}}``, drawn as vertical lines.
+    """
+    use_style()
+    names = list(tracks)
+    fig, axes = plt.subplots(
+        3, len(names), figsize=(3.4 * len(names), 5.6), sharex="col", squeeze=False
+    )
+    for col, name in enumerate(names):
+        tr, band = tracks[name], bands[name]
+        step = tr.step
+        ax = axes[0, col]
+        logp = np.minimum(-np.log10(np.maximum(tr.p_value, 10.0**-clip)), clip)
+        ax.plot(step, logp, color=THEORY, lw=1.2)
+        ax.axhline(-np.log10(level), color="0.4", ls="--", lw=0.8)
+        ax.set_ylim(-1, clip + 2)
+        ax.set_title(name, fontsize=10)
+        ax = axes[1, col]
+        b = band["block_error"]
+        ax.axhspan(b["p05"], b["p95"], color=ACCENT, alpha=0.25, lw=0)
+        ax.axhline(b["median"], color=ACCENT, lw=0.8)
+        ax.semilogy(step, tr.block_error, color=MEASURED, lw=1.2)
+        ax = axes[2, col]
+        ax.plot(step, tr.sequence_accuracy, color=THEORY, lw=1.2)
+        ax.set_ylim(-0.03, 1.03)
+        ax.set_xlabel("training step")
+        for row in range(3):
+            for label, ls in (("lock-in", ":"), ("solved", "-")):
+                at = marks[name].get(label)
+                if at is not None:
+                    axes[row, col].axvline(at, color="0.3", ls=ls, lw=0.9)
+    axes[0, 0].set_ylabel("spectrum:\n-log10 p")
+    axes[1, 0].set_ylabel("block error\n(Figure 3A)")
+    axes[2, 0].set_ylabel("sequences\nrecalled")
+    fig.align_ylabels(axes[:, 0])
+    fig.tight_layout()
+    return fig
