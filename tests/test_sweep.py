@@ -115,6 +115,39 @@ seeds = [5]
     assert len({e.key for e in grid.entries}) == 4
 
 
+def test_grid_recipe_is_a_preset(tmp_path):
+    """``preset`` in a point or in [defaults] starts from TrainConfig.preset; fields override."""
+    body = """
+seeds = [0]
+
+[defaults]
+s = 8
+kappa = 2
+hidden = 16
+preset = "standard"
+
+[[point]]
+name = "standard"
+
+[[point]]
+name = "book"
+preset = "book"
+
+[[point]]
+name = "standard, shorter"
+max_steps = 500
+"""
+    grid = sweep.load_grid(write_grid(tmp_path, body, defaults=""))
+    shape = dict(s=8, kappa=2, hidden=16, seed=0)
+    std, book, short = (e.config for e in grid.entries)
+    assert std == TrainConfig.preset("standard", **shape) and std.s_curriculum == (2, 4, 8)
+    assert book == TrainConfig.preset("book", **shape)
+    assert short == TrainConfig.preset("standard", **shape, max_steps=500)
+    bad = body.replace('preset = "book"', 'preset = "paper"')
+    with pytest.raises(ValueError, match="unknown preset 'paper'"):
+        sweep.load_grid(write_grid(tmp_path, bad, defaults=""))
+
+
 def test_grid_hash_follows_the_file(tmp_path):
     a = sweep.load_grid(write_grid(tmp_path, "seeds = [0]\n[[point]]\n", "a.toml"))
     b = sweep.load_grid(write_grid(tmp_path, "seeds = [0]\n[[point]]\n# a comment\n", "b.toml"))

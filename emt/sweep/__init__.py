@@ -34,6 +34,9 @@ A grid file is TOML::
 A point may set any field of :class:`emt.rnn.TrainConfig` except ``seed`` (s, kappa, hidden, bias
 and the training recipe: init, stage_periods, stage_batch, stage_lr, clip, max_steps, ...); the
 values of ``[defaults]`` fill in what it leaves out, and TrainConfig's own defaults the rest.
+A recipe is data: ``preset = "standard"`` (in ``[defaults]`` or a point; any name of
+:data:`emt.rnn.PRESETS`) starts from :meth:`TrainConfig.preset`, and the fields given override
+it.
 Every (point, seed) pair is one configuration. :func:`load_grid` rejects, before anything is
 trained, with a ValueError that names the point: an unknown key or field, a value TrainConfig
 refuses, ``s * kappa > hidden`` (fewer hidden units than the variable memories need), a seed that

@@ -21,6 +21,7 @@ except ModuleNotFoundError:  # Python 3.10
     import tomli as tomllib
 
 from emt.rnn import (
+    PRESETS,
     TrainConfig,
 )
 
@@ -28,7 +29,8 @@ from emt.rnn import (
 CONFIG_FIELDS: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(TrainConfig))
 POINT_FIELDS = frozenset(CONFIG_FIELDS) - {"seed"}
 _TOP_KEYS = frozenset({"description", "seeds", "defaults", "point"})
-_POINT_EXTRA = frozenset({"name", "seeds"})
+_POINT_EXTRA = frozenset({"name", "seeds", "preset"})
+_DEFAULTS_EXTRA = frozenset({"preset"})
 
 
 @dataclass(frozen=True)
@@ -108,7 +110,7 @@ def parse_grid(data: Mapping[str, Any], *, source: str = "grid", file_hash: str 
     defaults = data.get("defaults", {})
     if not isinstance(defaults, Mapping):
         raise ValueError(f"{source}: [defaults] must be a table, got {defaults!r}")
-    _check_fields(defaults, f"{source}: [defaults]", frozenset())
+    _check_fields(defaults, f"{source}: [defaults]", _DEFAULTS_EXTRA)
     points = data.get("point")
     if not isinstance(points, list) or not points:
         raise ValueError(f"{source}: the grid needs at least one [[point]] table")
@@ -132,6 +134,12 @@ def parse_grid(data: Mapping[str, Any], *, source: str = "grid", file_hash: str 
                 f"{where} has no seeds: give 'seeds = [...]' at the top or in the point"
             )
         fields = {**defaults, **{k: v for k, v in point.items() if k not in _POINT_EXTRA}}
+        preset = point.get("preset", fields.pop("preset", None))
+        fields.pop("preset", None)
+        if preset is not None and preset not in PRESETS:
+            raise ValueError(
+                f"{where}: unknown preset {preset!r}; known presets are {sorted(PRESETS)}"
+            )
         s = fields.get("s", TrainConfig.s)
         kappa = fields.get("kappa", TrainConfig.kappa)
         hidden = fields.get("hidden", TrainConfig.hidden)
@@ -146,7 +154,11 @@ def parse_grid(data: Mapping[str, Any], *, source: str = "grid", file_hash: str 
             try:
                 with warnings.catch_warnings():
                     warnings.simplefilter("error")  # any warning of TrainConfig is an error here
-                    config = TrainConfig(**fields, seed=seed)
+                    config = (
+                        TrainConfig(**fields, seed=seed)
+                        if preset is None
+                        else TrainConfig.preset(preset, **fields, seed=seed)
+                    )
             except (ValueError, TypeError, UserWarning) as exc:
                 raise ValueError(f"{where}, seed {seed}: {exc}") from None
             label = f"[[point]] #{i} seed {seed}"
