@@ -10,13 +10,19 @@ the sequence and bit accuracy over 3 output periods and the bit accuracy over 20
 meets the criterion: it walks down a list of sizes (default 128 112 96 88 80; the theory's floor
 is s*kappa = 80) and trains each size for the given seeds until a size fails. It takes long.
 
-``python -m emt.bench --throughput`` measures the sweep engine (chapter "How general is the
+``python -m emt.bench --throughput`` compares the two training engines (chapter "Training the
+Elman RNN", section ``sec-tr-engine``): at s=16 (book's recipe) and at s=8 (standard recipe) it
+times one training step of each engine against the single-core sgemm limit of the step's shape,
+then sweeps ``--throughput-networks`` fresh seeds (default 4) with 2 workers per engine and prints
+the networks per hour of each (:func:`engine_throughput`).
+
+``python -m emt.bench --workers`` measures the sweep engine (chapter "How general is the
 circuit?"): it runs :func:`emt.sweep.run_sweep` on the book's point (s=16, kappa=5, 128 hidden
-units) for ``--throughput-networks`` fresh seeds (default 6, seeds 100, 101, ...), once with 1
-worker and once with 2, each from an empty cache, and prints the networks per hour of each
-(training, evaluation, the metrics and the null models of every network) and the speedup,
-against the targets (at least 150 networks per hour with 2 workers, speedup at least 1.7).
-Both runs train the same networks, so they do the same work.
+units) for ``--throughput-networks`` fresh seeds (default 4; the chapter used 6; seeds 100, 101,
+...), once with 1 worker and once with 2, each from an empty cache, and prints the networks per
+hour of each (training, evaluation, the metrics and the null models of every network) and the
+speedup, against the targets (at least 150 networks per hour with 2 workers, speedup at least
+1.7). Both runs train the same networks, so they do the same work.
 
 Other options: ``--seeds 0 1 2``, ``--threads N`` (torch threads during training),
 ``--hidden N``, ``--sizes ...``, ``--search-seeds ...``, ``--search-only`` (skip the 3-seed
@@ -161,26 +167,123 @@ def hidden_search(
     return smallest
 
 
+#: The points of ``--throughput``: (label, recipe preset, fields). s = 16 is the book's point with
+#: the book's recipe; s = 8 is the point of chapter "The circuit forming" with the standard recipe.
+THROUGHPUT_POINTS = (
+    ("s=16, kappa=5, N_h=128, book recipe", "book", {"s": 16, "kappa": 5, "hidden": 128}),
+    ("s=8, kappa=4, N_h=64, standard recipe", "standard", {"s": 8, "kappa": 4, "hidden": 64}),
+)
+#: Targets of ``--throughput`` for the chosen engine: networks per hour against today's path, and
+#: the one-network step against the single-core sgemm limit of the step's shape.
+ENGINE_SPEEDUP_TARGET = 2.0
+STEP_LIMIT_TARGET = 1.5
+
+
+def _median_ms(fn: Callable[[], object], reps: int) -> float:
+    fn()
+    times = []
+    for _ in range(reps):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return 1000 * statistics.median(times)
+
+
+def _train_step(model, u: torch.Tensor, y: torch.Tensor, encoding: str) -> Callable[[], None]:
+    """One step of :func:`emt.rnn.train` on a fixed batch: forward, loss, backward, clip, Adam."""
+    params = list(model.parameters())
+    opt = torch.optim.Adam(params, lr=1e-3)
+
+    def step() -> None:
+        o, _ = model(u)
+        if encoding == "pm1":
+            loss = torch.mean((o - y) ** 2)
+        else:
+            loss = torch.nn.functional.binary_cross_entropy_with_logits(o, y)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(params, 1.0)
+        opt.step()
+
+    return step
+
+
+def step_rates(config: TrainConfig, engines=("rnn", "bptt"), reps: int = 60) -> dict:
+    """One training step of ``config``'s last stage, timed per engine, beside the sgemm limit.
+
+        Chapter "Training the Elman RNN", section ``sec-tr-engine``. The step is what
+        :func:`emt.rnn.train` does per step (a batch of the last stage, forward, loss, backward,
+        clipping, Adam), on one thread; its W_hh work is 3 products of (batch x N_h) by (N_h x N_h)
+        per time step (forward, the gradient of the state, the gradient of W_hh). The limit is
+        that work at the median rate of a single-core sgemm of the shape (batch x N_h x N_h), timed
+        in the same call; ``recurrence_ms`` is the hand-written recurrence alone (forward and backward
+    on the step's shape), the part of the "bptt" step that the time loop costs. Returns
+    ``{"limit_ms", "sgemm_gflops", "recurrence_ms", engine: {"ms", "gflops"}}``.
+    """
+    import numpy as np
+
+    from emt.rnn.config import task_batch
+    from emt.rnn.model import ElmanRNN, _TanhRecurrence
+
+    last = config.schedule()[-1]
+    b, n, s = last["batch"], config.hidden, last["s"]
+    steps = s + last["n_out"]
+    old = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        a, w = torch.randn(b, n), torch.randn(n, n)
+        sgemm_ms = _median_ms(lambda: a @ w, 50 * reps)
+        flop = 3 * steps * 2 * b * n * n
+        out: dict = {"sgemm_gflops": 2 * b * n * n / sgemm_ms / 1e6}
+        out["limit_ms"] = flop / (out["sgemm_gflops"] * 1e6)
+        u, y = task_batch(
+            config.task, b, s, config.kappa, last["n_out"], np.random.default_rng(0),
+            config.encoding,
+        )  # fmt: skip
+        u, y = torch.tensor(u, dtype=torch.float32), torch.tensor(y, dtype=torch.float32)
+        for engine in engines:
+            model = ElmanRNN(config.kappa, n, bias=config.bias, init=config.init, engine=engine)
+            ms = _median_ms(_train_step(model, u, y, config.encoding), reps)
+            out[engine] = {"ms": ms, "gflops": flop / ms / 1e6}
+        x = torch.randn(steps, b, n, requires_grad=True)
+        w_hh = torch.nn.init.orthogonal_(torch.empty(n, n)).requires_grad_()
+
+        def recurrence() -> None:
+            _TanhRecurrence.apply(x, w_hh).sum().backward()
+
+        out["recurrence_ms"] = _median_ms(recurrence, reps)
+    finally:
+        torch.set_num_threads(old)
+    return out
+
+
 def sweep_throughput(
-    n_networks: int = 6, workers: tuple[int, ...] = (1, 2), say: Say = _silent
+    n_networks: int = 6,
+    workers: tuple[int, ...] = (1, 2),
+    say: Say = _silent,
+    *,
+    point: dict | None = None,
+    preset: str | None = None,
+    label: str = "s=16, kappa=5, N_h=128, book recipe",
 ) -> list[dict]:
-    """Networks per hour of :func:`emt.sweep.run_sweep` at the book's point, per worker count.
+    """Networks per hour of :func:`emt.sweep.run_sweep`, per worker count.
 
     Chapter "How general is the circuit?"; paper Sec. 7. Each worker count sweeps the same
-    ``n_networks`` seeds (100, 101, ...) of s=16, kappa=5, 128 hidden units from an empty cache
-    in a temporary folder; wall time covers the whole sweep (start-up, training, evaluation,
-    metrics and null models). One line per worker count and the speedup go to ``say``; returns
-    the rows.
+    ``n_networks`` seeds (100, 101, ...) of ``point`` (grid fields; default the book's point
+    s=16, kappa=5, 128 hidden units; ``preset`` a recipe of :data:`emt.rnn.PRESETS`) from an
+    empty cache in a temporary folder; wall time covers the whole sweep (start-up, training,
+    evaluation, metrics and null models). One line per worker count and the speedup go to
+    ``say``; returns the rows.
     """
     import tempfile
 
     from emt import sweep
 
     seeds = list(range(100, 100 + n_networks))
-    grid = sweep.parse_grid(
-        {"seeds": seeds, "point": [{"name": "book", "s": 16, "kappa": 5, "hidden": 128}]},
-        source="throughput benchmark",
-    )
+    fields = {"name": "bench", "s": 16, "kappa": 5, "hidden": 128, **(point or {})}
+    if preset is not None:
+        fields["preset"] = preset
+    grid = sweep.parse_grid({"seeds": seeds, "point": [fields]}, source="throughput benchmark")
     rows = []
     for n_jobs in workers:
         with tempfile.TemporaryDirectory(prefix="emt-throughput-") as tmp:
@@ -196,16 +299,18 @@ def sweep_throughput(
             "wall": wall,
             "per_hour": len(df) / wall * 3600,
             "median_train": float(df["wall_seconds"].median()),
+            "median_steps": float(df["steps"].median()),
             "median_job": float(df["job_seconds"].median()),
         }
         rows.append(row)
         say(
-            f"workers {n_jobs}: {row['networks']} networks ({row['solved']} solved) in "
-            f"{wall:.0f} s = {row['per_hour']:.0f} networks/hour; median per network: training "
-            f"{row['median_train']:.1f} s, whole job {row['median_job']:.1f} s; {_load_average()}"
+            f"{label}, workers {n_jobs}: {row['networks']} networks ({row['solved']} solved) in "
+            f"{wall:.0f} s = {row['per_hour']:.0f} networks/hour; median per network: "
+            f"{row['median_steps']:.0f} steps, training {row['median_train']:.1f} s, whole job "
+            f"{row['median_job']:.1f} s; {_load_average()}"
         )
     by = {r["workers"]: r for r in rows}
-    if 2 in by:
+    if 2 in by and point is None:
         say(
             f"2 workers: {by[2]['per_hour']:.0f} networks/hour (target >= {THROUGHPUT_TARGET:.0f}): "
             f"{'met' if by[2]['per_hour'] >= THROUGHPUT_TARGET else 'NOT met'}"
@@ -217,6 +322,58 @@ def sweep_throughput(
             f"{'met' if speedup >= SPEEDUP_TARGET else 'NOT met'}"
         )
     return rows
+
+
+def engine_throughput(n_networks: int = 4, workers: int = 2, say: Say = _silent) -> list[dict]:
+    """Today's path (``engine="rnn"``) beside the hand-written BPTT (``"bptt"``), in one run.
+
+    Chapter "Training the Elman RNN", section ``sec-tr-engine``. For each point of
+    :data:`THROUGHPUT_POINTS`: the one-network step of each engine against the sgemm limit
+    (:func:`step_rates`), then the networks per hour of a sweep of ``n_networks`` seeds with
+    ``workers`` workers for each engine (:func:`sweep_throughput`). The two engines round
+    differently, so the same seed may need a different number of steps: the step time is the
+    like-for-like figure, the networks per hour the one a sweep sees. Returns one row per point.
+    """
+    out = []
+    for label, preset, fields in THROUGHPUT_POINTS:
+        config = TrainConfig.preset(preset, **fields)
+        rates = step_rates(config)
+        say(
+            f"{label}: one training step of the last stage, one thread; sgemm "
+            f"{config.schedule()[-1]['batch']} x {config.hidden} x {config.hidden}: "
+            f"{rates['sgemm_gflops']:.1f} GFLOP/s, so the W_hh work's limit is "
+            f"{rates['limit_ms']:.2f} ms"
+        )
+        for engine in ("rnn", "bptt"):
+            r = rates[engine]
+            say(
+                f"  engine {engine:>4}: {r['ms']:.2f} ms per step = {r['gflops']:.1f} GFLOP/s of "
+                f"W_hh work, {r['ms'] / rates['limit_ms']:.2f}x the limit"
+            )
+        rest = rates["bptt"]["ms"] - rates["recurrence_ms"]
+        say(
+            f"  of the bptt step: the recurrence's time loops (forward and backward) "
+            f"{rates['recurrence_ms']:.2f} ms, the rest (input and readout products, loss, "
+            f"clipping, Adam) {rest:.2f} ms"
+        )
+        per_hour = {}
+        for engine in ("rnn", "bptt"):
+            rows = sweep_throughput(
+                n_networks, (workers,), say, point={**fields, "engine": engine},
+                preset=preset, label=f"  engine {engine:>4}",
+            )  # fmt: skip
+            per_hour[engine] = rows[0]["per_hour"]
+        step_gain = rates["rnn"]["ms"] / rates["bptt"]["ms"]
+        gain = per_hour["bptt"] / per_hour["rnn"]
+        to_limit = rates["bptt"]["ms"] / rates["limit_ms"]
+        say(
+            f"  bptt vs rnn: step {step_gain:.2f}x faster; networks/hour {gain:.2f}x (target >= "
+            f"{ENGINE_SPEEDUP_TARGET}: {'met' if gain >= ENGINE_SPEEDUP_TARGET else 'NOT met'}); "
+            f"bptt step {to_limit:.2f}x the sgemm limit (target <= {STEP_LIMIT_TARGET}: "
+            f"{'met' if to_limit <= STEP_LIMIT_TARGET else 'NOT met'})"
+        )
+        out.append({"point": label, "rates": rates, "per_hour": per_hour})
+    return out
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -243,17 +400,26 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument(
         "--throughput",
         action="store_true",
-        help="only measure the sweep's networks per hour with 1 and 2 workers",
+        help="only measure the training engines (step time against the sgemm limit, networks "
+        "per hour of a sweep with 2 workers) at s=16 and s=8",
     )
-    p.add_argument("--throughput-networks", type=int, default=6, help="networks per run")
+    p.add_argument("--throughput-networks", type=int, default=4, help="networks per sweep")
+    p.add_argument(
+        "--workers",
+        action="store_true",
+        help="only measure the sweep's networks per hour with 1 and 2 workers (book's point)",
+    )
     a = p.parse_args(argv)
-    if a.throughput:
+    if a.throughput or a.workers:
         print(
-            f"emt.bench --throughput: torch {torch.__version__}, python "
+            f"emt.bench {'--throughput' if a.throughput else '--workers'}: torch {torch.__version__}, python "
             f"{platform.python_version()}, {platform.machine()}, {os.cpu_count()} cores; {_load_average()}"
         )
         start = time.perf_counter()
-        sweep_throughput(a.throughput_networks, say=_say)
+        if a.throughput:
+            engine_throughput(a.throughput_networks, say=_say)
+        else:
+            sweep_throughput(a.throughput_networks, say=_say)
         print(f"total {time.perf_counter() - start:.0f} s; {_load_average()}")
         return
     changes = {"hidden": a.hidden}

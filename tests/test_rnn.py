@@ -92,6 +92,7 @@ def test_config_key_depends_on_every_field_and_on_the_format(monkeypatch):
         "horizon_unit": "steps",
         "advance_on": "bit",
         "snapshot_every": 100,
+        "engine": "bptt",
     }
     # "task" away from its default needs kappa == s: tested in tests/test_compose_copy.py
     fields = {f.name for f in dataclasses.fields(rnn.TrainConfig)}
@@ -162,7 +163,9 @@ def test_default_key_and_dict_are_unchanged_by_later_fields():
     before the fields encoding, s_curriculum, horizon_unit and advance_on were added."""
     c = rnn.TrainConfig()
     assert c.key() == "9a5d3028c64ca46a3048"
-    later = {"encoding", "s_curriculum", "horizon_unit", "advance_on", "task", "snapshot_every"}
+    later = {
+        "encoding", "s_curriculum", "horizon_unit", "advance_on", "task", "snapshot_every", "engine"
+    }  # fmt: skip
     assert later.isdisjoint(c.as_dict())
     assert set(c.as_dict(full=True)) == {f.name for f in dataclasses.fields(rnn.TrainConfig)}
     assert {k: v for k, v in c.as_dict(full=True).items() if k not in later} == c.as_dict()

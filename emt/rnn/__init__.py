@@ -43,6 +43,7 @@ from emt.rnn.evaluate import (
 )
 from emt.rnn.model import (
     ElmanRNN,
+    engine_gradient_gap,
     simulate,
 )
 from emt.rnn.train import (
@@ -57,6 +58,7 @@ __all__ = [
     "PRESETS",
     "task_batch",
     "ElmanRNN",
+    "engine_gradient_gap",
     "simulate",
     "EVAL_SEED",
     "evaluate",

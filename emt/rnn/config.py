@@ -26,6 +26,7 @@ _ENCODINGS = ("pm1", "01")
 _HORIZON_UNITS = ("periods", "steps")
 _ADVANCE_ON = ("sequence", "bit")
 _TASKS = ("repeat_copy", "compose_copy")
+_ENGINES = ("rnn", "bptt")
 
 #: Fields added to :class:`TrainConfig` after its first release, with their defaults. A field at
 #: its default is left out of :meth:`TrainConfig.as_dict` and so of :meth:`TrainConfig.key`: every
@@ -37,6 +38,7 @@ _LATER_FIELDS: dict[str, Any] = {
     "advance_on": "sequence",
     "task": "repeat_copy",
     "snapshot_every": 0,
+    "engine": "rnn",
 }
 
 
@@ -116,6 +118,10 @@ class TrainConfig:
       (:meth:`emt.rnn.Trained.snapshots`; chapter "The circuit forming"). Recording changes
       nothing in the training; the field is part of the key only so that the cache file holds
       the snapshots.
+    * ``engine``: "rnn" (default): the recurrence is torch's ``nn.RNN``; "bptt": a hand-written
+      forward and backward pass (:class:`emt.rnn.model.ElmanRNN`, section ``sec-tr-engine`` of
+      chapter "Training the Elman RNN"), the same gradient to rounding in fewer operations per
+      step. Rounding differs, so the trained weights differ; the field is part of the key.
 
     :meth:`schedule` lists the stages as they are trained; :meth:`preset` builds named recipes
     (:data:`PRESETS`: "book", the default; "published", the recipe of the paper's published code
@@ -152,6 +158,7 @@ class TrainConfig:
     advance_on: str = "sequence"
     task: str = "repeat_copy"
     snapshot_every: int = 0
+    engine: str = "rnn"
 
     def __post_init__(self) -> None:
         for name in (
@@ -181,6 +188,8 @@ class TrainConfig:
                 f"snapshot_every must be a non-negative integer (0: no snapshots), got "
                 f"{self.snapshot_every!r}"
             )
+        if self.engine not in _ENGINES:
+            raise ValueError(f"engine must be one of {_ENGINES}, got {self.engine!r}")
         if not isinstance(self.bias, bool):
             raise ValueError(f"bias must be True or False, got {self.bias!r}")
         if self.init not in _INITS:

@@ -117,7 +117,7 @@ def train(config: TrainConfig = TrainConfig(), progress: bool = True) -> Trained
     old_threads = torch.get_num_threads()
     torch.set_num_threads(c.threads)
     try:
-        model = ElmanRNN(c.kappa, c.hidden, bias=c.bias, init=c.init, seed=c.seed)
+        model = ElmanRNN(c.kappa, c.hidden, bias=c.bias, init=c.init, seed=c.seed, engine=c.engine)
         params = list(model.parameters())
         opt = torch.optim.Adam(params, lr=stages[0]["lr"])
         data_rng = np.random.default_rng([c.seed, 1])
