@@ -3,12 +3,13 @@ forming")."""
 
 from __future__ import annotations
 
+import math
 import warnings
 
 import numpy as np
 import pytest
 
-from emt import analysis, formation, rnn
+from emt import analysis, circuits, formation, rnn
 
 TINY = dict(s=4, kappa=2, hidden=12, n_val=50, eval_every=10, max_steps=30)
 
@@ -61,3 +62,75 @@ def test_null_band_of_untrained_networks():
     assert band["p_value"]["n"] == 5 and band["p_value"]["p05"] <= band["p_value"]["p95"]
     # an untrained orthogonal network has no 4-fold circuit in its spectrum
     assert band["p_value"]["median"] > analysis.INFER_LEVEL
+
+
+# ------------------------------------------------------------ the grid's reading and its statistics
+
+
+def test_survival_kaplan_meier_by_hand():
+    # runs solved at 10, 20, 30; censored at 20 and 40
+    t, s_vals = formation.survival([10, 20, 20, 30, 40], [True, True, False, True, False])
+    assert list(t) == [0, 10, 20, 30]
+    # at risk 5 -> 0.8; at 20, four at risk (the censored one counts) -> 0.6; at 30 two -> 0.3
+    assert np.allclose(s_vals, [1.0, 0.8, 0.6, 0.3])
+    assert formation.censored_median([10, 20, 20, 30, 40], [1, 1, 0, 1, 0]) == 30
+    assert formation.censored_median([5, 5], [False, False]) == math.inf
+    t, s_vals = formation.survival([7, 3], [True, True])  # no censoring: the empirical curve
+    assert list(t) == [0, 3, 7] and np.allclose(s_vals, [1, 0.5, 0])
+    with pytest.raises(ValueError):
+        formation.survival([], [])
+    with pytest.raises(ValueError):
+        formation.survival([1, 2], [True])
+
+
+def _circuit(s, kappa, n_h, seed=0, scale=0.01):
+    rng = np.random.default_rng(seed)
+    basis = circuits.random_basis(n_h, s * kappa, rng)
+    w_hh, w_uh, w_r = circuits.circuit(circuits.repeat_copy_phi(s, kappa), basis, kappa)
+    return {"W_hh": w_hh, "W_uh": scale * w_uh, "W_r": w_r / scale}
+
+
+def test_read_network_finds_a_circuit_and_none_in_a_random_net():
+    found = formation.read_network(_circuit(4, 3, 16, seed=1))
+    assert found == {"verdict": "found", "n_passed": 3, "failed": "", "s_read": 4,
+                     "analysed": "W_hh", "not_beaten": ""}  # fmt: skip
+    partly = formation.read_network(_circuit(4, 3, 16, seed=0))
+    # an exact circuit that, at this small size and in this basis, draws of the shuffled-W_hh
+    # null match in Figure 3A and 3D (measured): the column names the null that is not beaten
+    assert partly["verdict"] == "partly" and partly["not_beaten"] == "3A: shuffled; 3D: shuffled"
+    rng = np.random.default_rng(3)
+    q, _ = np.linalg.qr(rng.normal(size=(24, 24)))
+    w = {"W_hh": q, "W_uh": rng.normal(size=(24, 3)) / 5, "W_r": rng.normal(size=(3, 24)) / 5}
+    none = formation.read_network(w, null_draws=19)
+    assert none["verdict"] == "none" and none["s_read"] == 0
+
+
+def test_grid_table_summary_and_budget_check():
+    pd = pytest.importorskip("pandas")
+    rows, reads = [], []
+    for i, (name, steps, solved, verdict) in enumerate(
+        [
+            ("book, orthogonal", 100, True, "found"),
+            ("book, orthogonal", 300, True, "partly"),
+            ("book, orthogonal", 1000, False, "none"),
+            ("standard, default init", 50, True, "found"),
+        ]
+    ):
+        h = f"h{i}"
+        rows.append({"config_hash": h, "point_name": name, "s": 4, "kappa": 3, "hidden": 12,
+                     "seed": i, "init": "x", "solved": solved, "steps": steps,
+                     "max_steps": 1000, "eval_sequence_accuracy": 1.0})  # fmt: skip
+        reads.append({"config_hash": h, "verdict": verdict, "n_passed": 0, "failed": "",
+                      "s_read": 4, "analysed": "W_hh"})  # fmt: skip
+    df = formation.grid_table(pd.DataFrame(rows), pd.DataFrame(reads))
+    summ = formation.grid_summary(df).set_index("point_name")
+    book = summ.loc["book, orthogonal"]
+    assert (book.networks, book.solved, book.found, book.partly, book.unsolved_none) == (
+        3, 2, 1, 1, 1
+    )  # fmt: skip
+    assert book.median_steps == 300  # S drops to 1/3 at 300: below one half
+    check = formation.budget_check(df)
+    assert not check["ok"].iloc[0]  # 10 x 300 > 1000
+    assert formation.budget_check(df, factor=3)["ok"].iloc[0]
+    with pytest.raises(ValueError, match="no reading"):
+        formation.grid_table(pd.DataFrame(rows), pd.DataFrame(reads[:2]))

@@ -91,3 +91,43 @@ def trajectories(tracks: dict, bands: dict, marks: dict, level: float, clip: flo
     fig.align_ylabels(axes[:, 0])
     fig.tight_layout()
     return fig
+
+
+def survival_curves(df, recipes, title_fmt: str = "s = {s}"):
+    """Fraction of networks still unsolved against training steps, one panel per s.
+
+    Chapter "The circuit forming", section ``sec-fo-grid``. ``df``: :func:`emt.formation.grid_table`;
+    ``recipes``: the ``point_name`` values, one curve each (Kaplan-Meier,
+    :func:`emt.formation.survival`, pooled over kappa, N_h and seeds), with a tick where runs
+    were censored at their budget; steps on a log axis from 100.
+    """
+    from emt import formation
+
+    use_style()
+    sizes = sorted(df["s"].unique())
+    fig, axes = plt.subplots(1, len(sizes), figsize=(3.4 * len(sizes), 2.8), squeeze=False,
+                             sharey=True)  # fmt: skip
+    colours = [THEORY, MEASURED, ACCENT, "0.45"]
+    styles = ["-", "--", "-", "--"]
+    for ax, s in zip(axes[0], sizes):
+        for i, name in enumerate(recipes):
+            g = df[(df["s"] == s) & (df["point_name"] == name)]
+            if g.empty:
+                continue
+            t, surv = formation.survival(g["steps"], g["solved"].astype(bool))
+            budget = int(g["max_steps"].max())
+            x = np.append(t, budget)
+            x[0] = min(100.0, x[1:].min())  # the log axis starts at 100 steps
+            y = np.append(surv, surv[-1])
+            ax.step(x, y, where="post", color=colours[i % 4], ls=styles[i % 4], lw=1.4,
+                    label=f"{name} ({int(g['solved'].sum())}/{len(g)})")  # fmt: skip
+            if not g["solved"].all():
+                ax.plot([budget], [surv[-1]], marker="|", ms=9, color=colours[i % 4])
+        ax.set_title(title_fmt.format(s=s))
+        ax.set_xscale("log")
+        ax.set_xlabel("training steps (log scale)")
+        ax.set_ylim(-0.03, 1.03)
+        ax.legend(fontsize=6.5, loc="lower left")
+    axes[0, 0].set_ylabel("fraction not yet solved")
+    fig.tight_layout()
+    return fig
