@@ -105,7 +105,7 @@ def survival_curves(df, recipes, title_fmt: str = "s = {s}"):
 
     use_style()
     sizes = sorted(df["s"].unique())
-    fig, axes = plt.subplots(1, len(sizes), figsize=(3.4 * len(sizes), 2.8), squeeze=False,
+    fig, axes = plt.subplots(1, len(sizes), figsize=(3.4 * len(sizes), 3.6), squeeze=False,
                              sharey=True)  # fmt: skip
     colours = [THEORY, MEASURED, ACCENT, "0.45"]
     styles = ["-", "--", "-", "--"]
@@ -127,7 +127,8 @@ def survival_curves(df, recipes, title_fmt: str = "s = {s}"):
         ax.set_xscale("log")
         ax.set_xlabel("training steps (log scale)")
         ax.set_ylim(-0.03, 1.03)
-        ax.legend(fontsize=6.5, loc="lower left")
+        ax.legend(fontsize=6.5, loc="upper center", bbox_to_anchor=(0.5, -0.28), ncol=2,
+                  frameon=False)  # fmt: skip
     axes[0, 0].set_ylabel("fraction not yet solved")
     fig.tight_layout()
     return fig
