@@ -58,11 +58,11 @@ def _write(out: Path, report: dict, md: str, figs: dict) -> None:
 #: One line per metric for the table of report.md.
 METRIC_HELP = {
     "n_eig_ge1": "eigenvalues with modulus >= threshold",
-    "spectrum_counts_ok": "1 if kappa of the s*kappa largest point in every direction (3B)",
+    "spectrum_counts_ok": "1 if kappa of the s\\*kappa largest point in every direction (3B)",
     "spectrum_count_excess": "eigenvalues in the wrong direction",
     "angle_error_mean_deg": "mean angle to the nearest s-th root of unity (deg)",
     "angle_error_max_deg": "largest angle to the nearest s-th root of unity (deg)",
-    "spectrum_gap": "modulus ratio of eigenvalue s*kappa to the next (3B)",
+    "spectrum_gap": "modulus ratio of eigenvalue s\\*kappa to the next (3B)",
     "block_error_a0": "memory block vs. Phi, readout (backward) estimate only, alpha = 0",
     "block_error_a1": "memory block vs. Phi, input (forward) estimate only, alpha = 1",
     "shift_error_a05": "the shift part of the memory block vs. Phi",
@@ -83,6 +83,11 @@ METRIC_HELP = {
     "crosstalk_match": "inputs whose strongest read is the predicted memory",
     "read_before_write": "what the memories read before their input is written",
 }
+
+
+def _md_text(text: str) -> str:
+    """Free text for report.md: asterisks escaped, so that "s*kappa ... s*kappa" is no emphasis."""
+    return str(text).replace("*", r"\*")
 
 
 def _fmt(v) -> str:
@@ -169,22 +174,22 @@ def _md_analysis(r: dict) -> list[str]:
         "",
         f"alpha = {alg1['alpha']:g}; "
         + (
-            f"Algorithm 1 failed: {alg1['error']}"
+            f"Algorithm 1 failed: {_md_text(alg1['error'])}"
             if alg1["error"]
             else f"selection '{alg1['select']}' kept {alg1['n_kept']} directions "
-            f"({alg1['n_above_threshold']} with |lambda| >= 1, s*kappa = {sk['s'] * sk['kappa']}); "
+            f"({alg1['n_above_threshold']} with |lambda| >= 1, s\\*kappa = {sk['s'] * sk['kappa']}); "
             f"gap {_fmt(alg1['gap'])}, basis condition {_fmt(alg1['basis_condition'])}; "
             f"memory block error {_fmt(alg1['block_report'].get('block_error'))}"
         ),
         "",
     ]
     for w in alg1.get("warnings", []):
-        lines.append(f"- warning: {w}")
+        lines.append(f"- warning: {_md_text(w)}")
     if alg1.get("warnings"):
         lines.append("")
     if alg1["threshold_for_metrics"] != 1.0:
         lines += [
-            f"Fewer than s*kappa eigenvalues reach modulus 1, so every metric below uses the "
+            f"Fewer than s\\*kappa eigenvalues reach modulus 1, so every metric below uses the "
             f"cut {alg1['threshold_for_metrics']:.4g} instead of the threshold 1.",
             "",
         ]
@@ -261,7 +266,7 @@ def _md_figures(r: dict) -> list[str]:
     lines = ["", "## Figures", ""] if r["figures"] else [""]
     captions = {
         "3A": "Figure 3A: W_hh in the basis [Psi; Psi_perp] (memory block outlined) beside Phi.",
-        "3B": "Figure 3B: eigenvalues, with the count of the s*kappa largest per direction.",
+        "3B": "Figure 3B: eigenvalues, with the count of the s\\*kappa largest per direction.",
         "3D": f"Figure 3D: the hidden states of {probe.get('input')} read on the variable memories; "
         f"bits decoded with the right sign: {_fmt(probe.get('bit_accuracy'))}.",
     }
