@@ -3,27 +3,45 @@
 Jupyter Book 1 runs sphinx-thebe's set-up twice, so every page carried its inline script
 ``const THEBE_JS_URL = ...`` twice, and the browser reported a SyntaxError for the second copy
 on every page (found by `make check-html`); togglebutton's inline script came twice as well.
-This keeps the first of the script entries that have the same file and attributes.
+This keeps the first of the script (and stylesheet) entries that have the same file and
+attributes.
+
+It also adds the book's stylesheet, ``_ext/static/emt.css``: wide math and tables in cell
+outputs scroll inside the content column.
 """
 
 from __future__ import annotations
 
+from pathlib import Path
 
-def _drop_repeated_scripts(app, pagename, templatename, context, doctree):
-    scripts = context.get("script_files")
-    if not scripts:
-        return
+STATIC = Path(__file__).parent / "static"
+
+
+def _first_copies(entries):
+    """The entries (scripts or stylesheets) without later copies of the same file and attributes."""
     seen, kept = set(), []
-    for js in scripts:
+    for entry in entries:
         # an inline script's copies differ in their empty file name: None or ""
-        attributes = getattr(js, "attributes", None) or {}
-        key = (str(getattr(js, "filename", js) or ""), tuple(sorted(attributes.items())))
+        attributes = getattr(entry, "attributes", None) or {}
+        key = (str(getattr(entry, "filename", entry) or ""), tuple(sorted(attributes.items())))
         if key not in seen:
             seen.add(key)
-            kept.append(js)
-    context["script_files"] = kept
+            kept.append(entry)
+    return kept
+
+
+def _drop_repeated_scripts(app, pagename, templatename, context, doctree):
+    for name in ("script_files", "css_files"):
+        if context.get(name):
+            context[name] = _first_copies(context[name])
+
+
+def _add_static(app):
+    app.config.html_static_path.append(str(STATIC))
 
 
 def setup(app):
     app.connect("html-page-context", _drop_repeated_scripts, priority=900)
+    app.connect("builder-inited", _add_static)
+    app.add_css_file("emt.css")
     return {"parallel_read_safe": True, "parallel_write_safe": True}
