@@ -29,8 +29,8 @@ def solved_fraction(df, columns: dict[str, str], *, ratio_column: str = "ratio")
 
     ``df`` holds the rows of one recipe with the columns ``s``, ``kappa``, ``ratio_column``
     (N_h / (s kappa)) and the boolean columns of ``columns``, which maps each to a row label (e.g.
-    ``{"solved": "criterion met"}``). One line per s; each marker is annotated with
-    "successes/seeds".
+    ``{"solved": "criterion met"}``). One line per s; each marker where some but not all seeds
+    succeed is annotated with "successes/seeds".
     """
     use_style()
     kappas = sorted(df["kappa"].unique())
@@ -45,6 +45,7 @@ def solved_fraction(df, columns: dict[str, str], *, ratio_column: str = "ratio")
     for r, (column, label) in enumerate(columns.items()):
         for ax, kappa in zip(axes[r], kappas):
             sub = df[df["kappa"] == kappa]
+            placed: dict[tuple[float, float], int] = {}
             for s in sorted(sub["s"].unique()):
                 g = (
                     sub[sub["s"] == s]
@@ -55,14 +56,18 @@ def solved_fraction(df, columns: dict[str, str], *, ratio_column: str = "ratio")
                 colour = _S_COLOURS.get(int(s), "0.3")
                 ax.plot(g.index, g["mean"], "o-", color=colour, ms=5, lw=1.2, label=f"s = {s}")
                 for x, (frac, n) in zip(g.index, g.to_numpy()):
-                    ax.annotate(
-                        f"{int(round(frac * n))}/{int(n)}",
-                        (x, frac),
-                        textcoords="offset points",
-                        xytext=(4, -10 if frac > 0.5 else 4),
-                        fontsize=7,
-                        color=colour,
-                    )
+                    if 0 < frac < 1:  # all or none: the line says it; labels only in between
+                        # right of the point; labels of equal points side by side
+                        same = placed.get((x, frac), 0)
+                        placed[(x, frac)] = same + 1
+                        ax.annotate(
+                            f"{int(round(frac * n))}/{int(n)}",
+                            (x, frac),
+                            textcoords="offset points",
+                            xytext=(5 + 16 * same, -3),
+                            fontsize=7,
+                            color=colour,
+                        )
             ax.set_xscale("log")
             ax.set_ylim(-0.08, 1.12)
             ax.axvline(1.25, color="0.6", lw=0.8, ls=":")
@@ -86,7 +91,7 @@ def null_separation(df, metrics: dict[str, str], models: tuple[str, ...]):
     ``metrics`` maps a column of the table (e.g. ``block_error_a05``) to an axis label; the null
     model's column is ``null_<model>__<column>``. One panel per metric: the trained networks in
     the first column of points, each null model of ``models`` in the next ones (NaN, where
-    Algorithm 1 could not run, is left out and counted under the axis). Values are drawn on a
+    Algorithm 1 could not run, is left out and counted in the column's label). Values are drawn on a
     log scale when they span more than two decades.
     """
     use_style()
@@ -102,6 +107,7 @@ def null_separation(df, metrics: dict[str, str], models: tuple[str, ...]):
         finite = np.concatenate([v[np.isfinite(v)] for v in values])
         positive = finite[finite > 0]
         logy = positive.size and positive.max() / max(positive.min(), 1e-300) > 100
+        nan_counts = []
         for i, v in enumerate(values):
             ok = np.isfinite(v)
             x = i + rng.uniform(-0.18, 0.18, ok.sum())
@@ -109,21 +115,12 @@ def null_separation(df, metrics: dict[str, str], models: tuple[str, ...]):
             if logy:
                 y = np.maximum(y, positive.min())
             ax.plot(x, y, "o", ms=3, alpha=0.6, color=MEASURED if i == 0 else THEORY)
-            if (~ok).sum():
-                ax.annotate(
-                    f"{(~ok).sum()}× NaN",
-                    (i, 0),
-                    xycoords=("data", "axes fraction"),
-                    xytext=(0, 2),
-                    textcoords="offset points",
-                    ha="center",
-                    fontsize=7,
-                    color="0.4",
-                )
+            nan_counts.append(int((~ok).sum()))
         if logy:
             ax.set_yscale("log")
         ax.set_xticks(range(len(labels)))
-        ax.set_xticklabels(labels, fontsize=7, rotation=90)
+        ticks = [f"{lab}\n({k} NaN)" if k else lab for lab, k in zip(labels, nan_counts)]
+        ax.set_xticklabels(ticks, fontsize=7, rotation=90)
         ax.set_title(title, fontsize=9)
     for ax in axes.flat[n:]:
         ax.set_visible(False)
