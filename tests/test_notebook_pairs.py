@@ -42,3 +42,16 @@ def test_pair_is_executed(md):
     )
     errors = [o for c in code for o in c.outputs if o.output_type == "error"]
     assert not errors, f"{md.name}: stored outputs contain an error"
+
+
+@pytest.mark.parametrize("md", SOURCES, ids=lambda p: p.name)
+def test_chapter_installs_emt_first_where_it_is_missing(md):
+    """A chapter opened on Colab or Binder, where emt is not installed, installs it before
+    anything imports it; the cell is removed from the rendered page and does nothing where emt
+    is importable (the book's build, the tests)."""
+    code = [c for c in jupytext.read(md).cells if c.cell_type == "code"]
+    first = code[0]
+    assert "remove-cell" in first.metadata.get("tags", []), md.name
+    assert 'importlib.util.find_spec("emt") is None' in first.source, md.name
+    assert "pip" in first.source and "install" in first.source, md.name
+    assert not any("import emt" in c.source or "from emt" in c.source for c in code[:1])
