@@ -330,3 +330,55 @@ def recall_errors(errors: dict, threshold: float) -> plt.Figure:
     ax.legend(fontsize=8)
     fig.tight_layout()
     return fig
+
+
+def ring_buffer(holds: dict, s: int) -> plt.Figure:
+    """The variable memories as a ring buffer: which input each memory holds, at a few moments.
+
+    Chapter "Linear repeat copy" (the circuit of paper Eq. 12 as the ring buffer of Figure 1).
+    ``holds`` maps a panel title to a sequence of s integers: entry j-1 is the input index mu
+    that memory j holds (0: empty). The memories sit on a circle, memory s at the top, where the
+    input is written (W_uh) and the output read (W_r); every step moves each content one memory
+    clockwise (memory i+1 to i, memory 1 to s).
+    """
+    use_style()
+    n = len(holds)
+    fig, axes = plt.subplots(1, n, figsize=(3.0 * n, 3.3), squeeze=False)
+    step = 2 * np.pi / s
+    box = min(0.34, 4.2 / s)
+    for ax, (title, contents) in zip(axes[0], holds.items()):
+        ax.set_aspect("equal")
+        ax.axis("off")
+        ax.set_xlim(-1.55, 1.55)
+        ax.set_ylim(-1.45, 1.75)
+        for j in range(1, s + 1):
+            angle = np.pi / 2 - (s - j) * step  # memory s at the top, j decreasing clockwise
+            x, y = np.cos(angle), np.sin(angle)
+            mu = int(contents[j - 1])
+            face = ACCENT if (j == s and mu) else ("white" if mu == 0 else "0.92")
+            ax.add_patch(
+                plt.Rectangle((x - box / 2, y - box / 2), box, box, facecolor=face,
+                              edgecolor=THEORY, lw=0.9)
+            )  # fmt: skip
+            label = f"$u_{{{mu}}}$" if mu else ""
+            ax.text(x, y, label, ha="center", va="center", fontsize=6.5 if s > 10 else 9)
+            # the shift: an arrow to the next memory clockwise
+            a0, a1 = angle - 0.25 * step, angle - 0.75 * step
+            ax.annotate(
+                "", xy=(0.78 * np.cos(a1), 0.78 * np.sin(a1)),
+                xytext=(0.78 * np.cos(a0), 0.78 * np.sin(a0)),
+                arrowprops={"arrowstyle": "->", "color": "0.55", "lw": 0.7,
+                            "connectionstyle": "arc3,rad=-0.25"},
+            )  # fmt: skip
+        top = 1 + box / 2
+        ax.annotate("", xy=(-0.12, top), xytext=(-0.5, top + 0.45),
+                    arrowprops={"arrowstyle": "->", "color": MEASURED, "lw": 1.2})  # fmt: skip
+        ax.text(-0.55, top + 0.5, "write $W_{uh}$", color=MEASURED, ha="right", fontsize=8)
+        ax.annotate("", xy=(0.5, top + 0.45), xytext=(0.12, top),
+                    arrowprops={"arrowstyle": "->", "color": THEORY, "lw": 1.2})  # fmt: skip
+        ax.text(0.55, top + 0.5, "read $W_r$", color=THEORY, ha="left", fontsize=8)
+        ax.text(0, 0, f"memory {s} at the top;\none step moves every\ncontent clockwise",
+                ha="center", va="center", fontsize=7, color="0.4")  # fmt: skip
+        ax.set_title(title, fontsize=9)
+    fig.tight_layout()
+    return fig
