@@ -69,3 +69,41 @@ def convergence(
     ax.legend(fontsize=8, loc="lower left")
     fig.tight_layout()
     return fig
+
+
+def populations() -> plt.Figure:
+    """Schematic of the modified GSEMM (paper Eq. 1): three populations and their couplings.
+
+    Chapter "From GSEMM to the Elman RNN". Feature neurons V_f (N_f), hidden (memory) neurons
+    V_h (N_h) and delay neurons V_d (N_f); each arrow carries the term of Eq. 1 through which
+    the source drives the target (every population also leaks, -V_x, with its time constant).
+    """
+    use_style()
+    fig, ax = plt.subplots(figsize=(6.4, 3.3))
+    ax.set_xlim(0, 10)
+    ax.set_ylim(0, 5.2)
+    ax.axis("off")
+    boxes = {
+        "f": (1.8, 2.6, "feature neurons\n$V_f$ ($N_f$)\n$\\mathcal{T}_f$"),
+        "h": (8.0, 4.1, "hidden (memory) neurons\n$V_h$ ($N_h$)\n$\\mathcal{T}_h$"),
+        "d": (8.0, 1.0, "delay neurons\n$V_d$ ($N_f$)\n$\\mathcal{T}_d$"),
+    }
+    for x, y, label in boxes.values():
+        ax.text(x, y, label, ha="center", va="center", fontsize=8.5,
+                bbox={"boxstyle": "round,pad=0.5", "facecolor": "0.95", "edgecolor": "0.4"})  # fmt: skip
+
+    def arrow(src, dst, text, rad, colour, where):
+        (x0, y0, _), (x1, y1, _) = boxes[src], boxes[dst]
+        ax.annotate("", xy=(x1, y1), xytext=(x0, y0),
+                    arrowprops={"arrowstyle": "-|>", "color": colour, "lw": 1.3,
+                                "shrinkA": 38, "shrinkB": 38,
+                                "connectionstyle": f"arc3,rad={rad}"})  # fmt: skip
+        ax.text(*where, text, color=colour, fontsize=8.5, ha="center", va="center")
+
+    arrow("f", "h", "$-\\sqrt{\\alpha_s}\\,\\Xi^{\\dagger}\\sigma_f(V_f)$", -0.15, THEORY,
+          (4.3, 4.55))  # fmt: skip
+    arrow("h", "f", "$-\\sqrt{\\alpha_s}\\,\\Xi\\,\\sigma_h(V_h)$", -0.15, THEORY, (5.2, 2.3))
+    arrow("f", "d", "$-\\sigma_f(V_f)$", 0.15, MEASURED, (4.4, 0.95))
+    arrow("d", "h", "$\\alpha_c\\,\\Phi'^{\\top}\\Xi^{\\dagger} V_d$", 0.0, ACCENT, (9.25, 2.55))
+    fig.tight_layout()
+    return fig
