@@ -195,3 +195,52 @@ def memory_states(contents, s: int, kappa: int, slots=None, mu: int = 1):
     ax.grid(False)
     fig.colorbar(im, ax=ax, shrink=0.8, label=r"$\Psi_j^* h$")
     return fig
+
+
+#: Axis labels of the verdict's ranked metrics (emt.report.verdict.CRITERION_METRICS).
+VERDICT_LABELS = {
+    "block_error_a05": "block error",
+    "rnd_acc_out": "bits read at the slot",
+    "crosstalk_match": "cross-talk match",
+}
+
+
+def verdict_nulls(report: dict):
+    """The network's Figure 3 metrics beside the spread of every null model's draws.
+
+    Chapter "Analyse your own network". ``report`` is :func:`emt.report.analyze`'s return value
+    (or its report.json). One panel per ranked metric of the verdict: for each null model a bar
+    from the 5% to the 95% quantile of its draws with a tick at the median, and the network's
+    own value as a red line.
+    """
+    from emt.report.verdict import CRITERION_METRICS
+
+    use_style()
+    criteria = {c["figure"]: c for c in report["verdict"]["criteria"]}
+    network = report["metrics"]["network"]
+    panels = [(fig_, key, larger) for fig_, keys in CRITERION_METRICS.items()
+              for key, larger in keys]  # fmt: skip
+    fig, axes = plt.subplots(1, len(panels), figsize=(3.2 * len(panels), 2.9), sharey=True)
+    names = None
+    for ax, (figure, key, larger) in zip(axes, panels):
+        better = "higher" if larger else "lower"
+        label = f"Figure {figure}: {VERDICT_LABELS.get(key, key)}\n({better} is better)"
+        log = not larger
+        tests = criteria[figure]["tests"][key]
+        names = names or sorted(tests)
+        for i, name in enumerate(names):
+            t = tests.get(name)
+            if t is None:
+                continue
+            ax.plot([t["p05"], t["p95"]], [i, i], color=THEORY, lw=4, alpha=0.45,
+                    solid_capstyle="butt")  # fmt: skip
+            ax.plot([t["median"]], [i], "|", color=THEORY, ms=11, mew=1.6)
+        ax.axvline(network[key], color=MEASURED, lw=1.6)
+        if log:
+            ax.set_xscale("log")
+        ax.set_title(label, fontsize=8.5)
+        ax.set_ylim(-0.7, len(names) - 0.3)
+    axes[0].set_yticks(range(len(names)))
+    axes[0].set_yticklabels([n.replace("_", " ") for n in names], fontsize=8)
+    fig.tight_layout()
+    return fig
