@@ -6,9 +6,13 @@ never downloads a browser here. Every request that is not a local file is aborte
 
 Per page it asserts that MathJax rendered every formula (no raw TeX, no MathJax error node), that
 every image loaded, that the console stayed free of errors, that every internal link and anchor
-points at something that exists, and that no code cell is wider than the content column at a
-1280 px wide window. It also searches the book from its search page. One screenshot per chapter
-goes to _build/screenshots/ (CI keeps them as artifacts; they are not committed).
+points at something that exists, that no code cell, output, table, figure or display formula is
+wider than the content column at a 1280 px wide window (a block that scrolls inside the column
+is allowed for outputs and formulas, not for code), that no page is taller than
+:data:`MAX_PAGE_HEIGHT` px (what a reader finishes), and that no rendered output shows raw
+Markdown syntax (``|---|``, ``**``). It also searches the book from its search page. One
+full-page screenshot per chapter goes to _build/screenshots/ (CI keeps them as artifacts; they
+are not committed); _build/page-heights.json records every page's height.
 """
 
 from __future__ import annotations
@@ -28,6 +32,8 @@ HTML = Path(os.environ.get("EMT_HTML_DIR", ROOT / "_build" / "html")).resolve()
 SHOTS = HTML.parent / "screenshots"
 CHROMIUM = os.environ.get("EMT_CHROMIUM", "/usr/bin/chromium")
 WIDTH, HEIGHT = 1280, 900
+#: The tallest page a reader is asked to finish, in CSS px at a 1280 px wide window.
+MAX_PAGE_HEIGHT = 12_000
 SKIP_DIRS = {"_static", "_sources", "_images", "_sphinx_design_static"}
 
 
@@ -41,6 +47,7 @@ def _pages() -> list[Path]:
 
 PAGES = _pages()
 STATS: dict[str, int] = {"pages": 0, "internal_links": 0, "anchors": 0, "images": 0, "math": 0}
+HEIGHTS: dict[str, int] = {}
 
 
 class _Ids(HTMLParser):
@@ -151,6 +158,40 @@ WIDE_CELLS = """() => {
 }"""
 
 
+WIDE_BLOCKS = """() => {
+  const col = document.querySelector('article.bd-article, main, [role=main]');
+  const box = col.getBoundingClientRect();
+  const out = [];
+  const sel = 'div.cell_output > *, article table, article figure, article img, ' +
+              'article mjx-container[display="true"]';
+  document.querySelectorAll(sel).forEach(e => {
+    const r = e.getBoundingClientRect();
+    if (r.width === 0) return;  // hidden (collapsed)
+    if (r.right > box.right + 1 || r.left < box.left - 1) {
+      out.push(`${e.tagName.toLowerCase()} ${Math.round(r.width)} px wide, ` +
+               `${Math.round(r.right)} px > ${Math.round(box.right)} px: ` +
+               e.textContent.trim().slice(0, 60));
+    }
+  });
+  return [...new Set(out)];
+}"""
+
+RAW_MARKDOWN = """() => {
+  const out = [];
+  document.querySelectorAll('div.cell_output').forEach(o => {
+    const clone = o.cloneNode(true);
+    clone.querySelectorAll('pre, code, script, style, mjx-container').forEach(e => e.remove());
+    const text = clone.textContent;
+    // a pipe table's rule row (Sphinx's smart quotes turn --- into an em dash), or bold marks
+    for (const mark of [/\\|\\s*[-\\u2013\\u2014]+\\s*\\|/, /\\*\\*/]) {
+      const m = text.match(mark);
+      if (m) out.push(`${m[0]}: ...${text.slice(Math.max(0, m.index - 30), m.index + 30)}...`);
+    }
+  });
+  return out;
+}"""
+
+
 def check_links(path: Path, hrefs: list[str]) -> list[str]:
     bad = []
     for href in hrefs:
@@ -207,14 +248,25 @@ def test_page(context, path: Path):
         assert not bad, "broken internal links:\n" + "\n".join(bad[:10])
         wide = page.evaluate(WIDE_CELLS)
         assert not wide, f"code cells wider than the column at {WIDTH} px:\n" + "\n".join(wide[:10])
+        blocks = page.evaluate(WIDE_BLOCKS)
+        assert not blocks, f"blocks wider than the column at {WIDTH} px:\n" + "\n".join(blocks[:10])
+        raw = page.evaluate(RAW_MARKDOWN)
+        assert not raw, "raw Markdown in rendered outputs:\n" + "\n".join(raw[:5])
         assert not console, f"console errors: {console[:5]}"
         rel = path.relative_to(HTML)
+        height = page.evaluate("document.documentElement.scrollHeight")
+        HEIGHTS[rel.as_posix()] = height
         if rel.parts[0] == "book" or rel.name == "index.html":
             SHOTS.mkdir(parents=True, exist_ok=True)
             page.evaluate("window.scrollTo(0, 0)")
             page.screenshot(
-                path=str(SHOTS / (rel.with_suffix("").as_posix().replace("/", "_") + ".png"))
+                path=str(SHOTS / (rel.with_suffix("").as_posix().replace("/", "_") + ".png")),
+                full_page=True,
             )
+        assert height <= MAX_PAGE_HEIGHT, (
+            f"{height} px tall at {WIDTH} px, more than {MAX_PAGE_HEIGHT}: move evidence that is "
+            "not argument behind the argument (hidden checks) or into an appendix"
+        )
     finally:
         page.close()
 
@@ -259,6 +311,7 @@ def test_zz_summary():
     """Prints what was checked (pytest -s shows it); written to _build/check-html.json too."""
     STATS["time_s"] = round(time.perf_counter() - START)
     (HTML.parent / "check-html.json").write_text(json.dumps(STATS, indent=1) + "\n")
+    (HTML.parent / "page-heights.json").write_text(json.dumps(HEIGHTS, indent=1) + "\n")
     print("\ncheck-html:", ", ".join(f"{k} {v}" for k, v in STATS.items()))
     assert STATS["pages"] == len(PAGES)
 
