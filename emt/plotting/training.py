@@ -130,3 +130,37 @@ def eigenvalues(W_hh: np.ndarray, s: int, kappa: int, threshold: float):
     ax.legend(fontsize=8, loc="lower left")
     fig.tight_layout()
     return fig
+
+
+def hero_spectra(panels: list[tuple[str, list[np.ndarray]]], s: int):
+    """The landing page's figure: eigenvalues of W_hh, trained against null models.
+
+    ``panels`` is a list of (title, matrices); every matrix's eigenvalues are drawn in its
+    panel (several matrices: the draws of a null model, overlaid), with the unit circle and the
+    s-th roots of unity. Made by ``scripts/hero_figure.py`` from the network of the chapter
+    "Training the Elman RNN".
+    """
+    if not panels:
+        raise ValueError("hero_spectra needs at least one panel")
+    use_style()
+    fig, axes = plt.subplots(1, len(panels), figsize=(3.0 * len(panels), 3.3), squeeze=False)
+    t = np.linspace(0, 2 * np.pi, 400)
+    roots = np.exp(2j * np.pi * np.arange(s) / s)
+    for ax, (title, mats) in zip(axes[0], panels):
+        if not mats:
+            raise ValueError(f"panel {title!r} has no matrix")
+        ax.plot(np.cos(t), np.sin(t), color="0.6", lw=0.8)
+        alpha = 1.0 if len(mats) == 1 else max(0.15, 1.0 / len(mats) ** 0.5)
+        color = MEASURED if len(mats) == 1 else "0.25"
+        for m in mats:
+            ev = np.linalg.eigvals(np.asarray(m, dtype=float))
+            ax.plot(ev.real, ev.imag, ".", color=color, ms=3, alpha=alpha)
+        ax.plot(roots.real, roots.imag, "o", ms=8, mfc="none", mec=THEORY, mew=1.2)
+        ax.set_aspect("equal")
+        ax.set_xlim(-1.2, 1.2)
+        ax.set_ylim(-1.2, 1.2)
+        ax.set_xticks([-1, 0, 1])
+        ax.set_yticks([-1, 0, 1])
+        ax.set_title(title, fontsize=9)
+    fig.tight_layout()
+    return fig
