@@ -1,7 +1,7 @@
 """The numbers of Figure 3 for one network: one function, :func:`figure3`, and its result.
 
 Chapter "How general is the circuit?" (book/universality.md), with the analysis of the chapters
-"Reading the trained network" and "Checking the reading"; paper Sec. 6 (Algorithm 1,
+"Reading the trained network" and "Appendix: checking the reading"; paper Sec. 6 (Algorithm 1,
 Eq. 14-15) and Sec. 7 (Figure 3A-D). Every part of ``emt`` that measures a network goes through
 :func:`figure3`: the chapters, the null models (:func:`emt.nulls.compare`), the sweep's results
 table (:func:`emt.sweep.table_cells`) and ``emt analyze`` (:mod:`emt.report`). Which eigenvalues

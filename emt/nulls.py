@@ -1,7 +1,7 @@
 """Every Figure 3 metric of one network, and the null models that calibrate them.
 
 Chapter "How general is the circuit?"; paper Sec. 6 (Algorithm 1, Eq. 14-15) and Sec. 7
-(Figure 3A-D). The chapter "Checking the reading" shows that part of what Algorithm 1
+(Figure 3A-D). The chapter "Appendix: checking the reading" shows that part of what Algorithm 1
 returns holds for *every* recurrent matrix (section "What the construction forces"). To tell what
 a trained network shows from what the construction forces, each metric of
 :func:`emt.metrics.figure3` is computed on the trained network and on null models, each of which

@@ -1,7 +1,7 @@
 """Figure 3A: the memory block of W_hh against Phi, and the part the construction forces.
 
 Chapter "Reading the trained network", section "Figure 3A" (``sec-rt-figure3a``), and chapter
-"Checking the reading", section "What the construction forces" (``sec-rc-forced``); paper
+"Appendix: checking the reading", section "What the construction forces" (``sec-rc-forced``); paper
 Sec. 6-7 (Eq. 12, Algorithm 1, Figure 3A).
 """
 
@@ -96,7 +96,7 @@ def shift_defects(
 ) -> dict:
     """How far ``W_hh`` is from shifting each branch of Algorithm 1 by one.
 
-    Chapter "Checking the reading" (book/reading_checks.md),
+    Chapter "Appendix: checking the reading" (book/reading_checks.md),
     section "What the construction forces"; paper Sec. 6 (Algorithm 1,
     Eq. 14-15). With ``P`` the projector of the removal step
     (:func:`spectral_projector`), ``F_k = W_hh^(s-k) W_uh`` the forward
