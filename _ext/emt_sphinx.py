@@ -6,17 +6,12 @@ on every page (found by `make check-html`); togglebutton's inline script came tw
 This keeps the first of the script (and stylesheet) entries that have the same file and
 attributes.
 
-It also adds the book's stylesheet, ``_ext/static/emt.css`` (wide math and tables in cell
-outputs scroll inside the content column), and numbers the book's own equations (B1), (B2), ...
+It also numbers the book's own equations (B1), (B2), ...
 so that they cannot be taken for the paper's Eq. 1-37, which the chapters cite by number (the
 references use ``math_eqref_format: "(B{number})"`` of _config.yml).
 """
 
 from __future__ import annotations
-
-from pathlib import Path
-
-STATIC = Path(__file__).parent / "static"
 
 
 def _first_copies(entries):
@@ -56,13 +51,7 @@ def _prefixed_equation_numbers() -> None:
     mathjax.get_node_equation_number = prefixed
 
 
-def _add_static(app):
-    app.config.html_static_path.append(str(STATIC))
-
-
 def setup(app):
     app.connect("html-page-context", _drop_repeated_scripts, priority=900)
-    app.connect("builder-inited", _add_static)
-    app.add_css_file("emt.css")
     _prefixed_equation_numbers()
     return {"parallel_read_safe": True, "parallel_write_safe": True}

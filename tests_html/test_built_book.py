@@ -147,8 +147,10 @@ WIDE_CELLS = """() => {
   const out = [];
   document.querySelectorAll('div.cell, div.highlight, div.output').forEach(c => {
     const r = c.getBoundingClientRect();
-    if (r.width === 0) return;  // hidden (collapsed) cell
-    const pre = [...c.querySelectorAll('pre')].filter(p => p.scrollWidth > p.clientWidth + 1);
+    // hidden (collapsed) cell: Chromium lays out a closed <details>' content with a size
+    if (r.width === 0 || c.closest('details:not([open])')) return;
+    const pre = [...c.querySelectorAll('pre')].filter(
+      p => !p.closest('details:not([open])') && p.scrollWidth > p.clientWidth + 1);
     if (r.right > right || pre.length) {
       const line = (pre[0] || c).textContent.split('\\n').reduce((a, b) => a.length >= b.length ? a : b, '');
       out.push(`${Math.round(r.right)} px > ${Math.round(right)} px or scrolls: ${line.slice(0, 80)}`);
@@ -166,7 +168,7 @@ WIDE_BLOCKS = """() => {
               'article mjx-container[display="true"]';
   document.querySelectorAll(sel).forEach(e => {
     const r = e.getBoundingClientRect();
-    if (r.width === 0) return;  // hidden (collapsed)
+    if (r.width === 0 || e.closest('details:not([open])')) return;  // hidden (collapsed)
     if (r.right > box.right + 1 || r.left < box.left - 1) {
       out.push(`${e.tagName.toLowerCase()} ${Math.round(r.width)} px wide, ` +
                `${Math.round(r.right)} px > ${Math.round(box.right)} px: ` +
