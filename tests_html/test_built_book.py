@@ -9,8 +9,9 @@ every image loaded, that the console stayed free of errors, that every internal 
 points at something that exists, that no code cell, output, table, figure or display formula is
 wider than the content column at a 1280 px wide window (a block that scrolls inside the column
 is allowed for outputs and formulas, not for code), that no page is taller than
-:data:`MAX_PAGE_HEIGHT` px (what a reader finishes), and that no rendered output shows raw
-Markdown syntax (``|---|``, ``**``). It also searches the book from its search page. One
+:data:`MAX_PAGE_HEIGHT` px (what a reader finishes), that no inline formula is laid out as a
+block (a caption broken into lines), and that no rendered output shows raw Markdown syntax
+(``|---|``, ``**``). It also searches the book from its search page. One
 full-page screenshot per chapter goes to _build/screenshots/ (CI keeps them as artifacts; they
 are not committed); _build/page-heights.json records every page's height.
 """
@@ -178,6 +179,10 @@ WIDE_BLOCKS = """() => {
   return [...new Set(out)];
 }"""
 
+BLOCK_INLINE_MATH = """() => [...document.querySelectorAll('article span.math')]
+  .filter(e => getComputedStyle(e).display === 'block')
+  .map(e => e.textContent.trim().slice(0, 40))"""
+
 RAW_MARKDOWN = """() => {
   const out = [];
   document.querySelectorAll('div.cell_output').forEach(o => {
@@ -252,6 +257,8 @@ def test_page(context, path: Path):
         assert not wide, f"code cells wider than the column at {WIDTH} px:\n" + "\n".join(wide[:10])
         blocks = page.evaluate(WIDE_BLOCKS)
         assert not blocks, f"blocks wider than the column at {WIDTH} px:\n" + "\n".join(blocks[:10])
+        broken_lines = page.evaluate(BLOCK_INLINE_MATH)
+        assert not broken_lines, f"inline formulas laid out as blocks: {broken_lines[:5]}"
         raw = page.evaluate(RAW_MARKDOWN)
         assert not raw, "raw Markdown in rendered outputs:\n" + "\n".join(raw[:5])
         assert not console, f"console errors: {console[:5]}"
