@@ -183,6 +183,30 @@ BLOCK_INLINE_MATH = """() => [...document.querySelectorAll('article span.math')]
   .filter(e => getComputedStyle(e).display === 'block')
   .map(e => e.textContent.trim().slice(0, 40))"""
 
+WRAPPED_TABLES = """() => {
+  // a printed table (a line with two or more runs of 2+ spaces between words) that is longer
+  // than the output column holds wraps, and its columns no longer line up
+  const out = [];
+  document.querySelectorAll('div.cell_output pre').forEach(p => {
+    if (p.closest('details:not([open])') || p.clientWidth === 0) return;
+    const probe = document.createElement('span');
+    probe.style.whiteSpace = 'pre';
+    probe.style.display = 'inline-block';
+    probe.textContent = 'x'.repeat(100);
+    p.appendChild(probe);
+    const charWidth = probe.getBoundingClientRect().width / 100;
+    probe.remove();
+    const style = getComputedStyle(p);
+    const inner = p.clientWidth - parseFloat(style.paddingLeft) - parseFloat(style.paddingRight);
+    const fits = Math.floor(inner / charWidth);
+    p.textContent.split('\\n').forEach(line => {
+      if ((line.match(/\\S {2,}(?=\\S)/g) || []).length >= 2 && line.trimEnd().length > fits)
+        out.push(`${line.trimEnd().length} > ${fits} characters: ${line.trim().slice(0, 60)}`);
+    });
+  });
+  return out;
+}"""
+
 RAW_MARKDOWN = """() => {
   const out = [];
   document.querySelectorAll('div.cell_output').forEach(o => {
@@ -259,6 +283,10 @@ def test_page(context, path: Path):
         assert not blocks, f"blocks wider than the column at {WIDTH} px:\n" + "\n".join(blocks[:10])
         broken_lines = page.evaluate(BLOCK_INLINE_MATH)
         assert not broken_lines, f"inline formulas laid out as blocks: {broken_lines[:5]}"
+        wrapped = page.evaluate(WRAPPED_TABLES)
+        assert not wrapped, "printed tables that wrap (show them with emt.tables.show):\n" + (
+            "\n".join(wrapped[:5])
+        )
         raw = page.evaluate(RAW_MARKDOWN)
         assert not raw, "raw Markdown in rendered outputs:\n" + "\n".join(raw[:5])
         assert not console, f"console errors: {console[:5]}"
