@@ -140,7 +140,7 @@ def _operator(ax, m, title, xlabel, s, kappa, rows_mem, cols_mem):
     ax.set_title(title)
     ax.set_xlabel(xlabel)
     ax.grid(False)
-    ax.tick_params(length=0, labelsize=7)
+    ax.tick_params(length=0, labelsize=9)
     for which, is_mem in (("x", cols_mem), ("y", rows_mem)):
         if is_mem:
             ticks = [(j + 0.5) * kappa - 0.5 for j in (0, s - 1)]
@@ -159,29 +159,34 @@ def algorithm_and_operators(
 ) -> plt.Figure:
     """Chapter "Linear repeat copy": the paper's Fig. 1 recomputed.
 
-    Left, the ring-buffer algorithm (``code``). Right, the operators of the linear RNN that
-    implements it: W_hh in the standard basis, and in the variable-memory basis
+    Top, the ring-buffer algorithm (``code``) and the linear RNN's W_hh in the standard basis;
+    below, the operators in the variable-memory basis:
     Psi^+ W_uh (write, n x kappa), Psi^+ W_hh Psi (shift, = Phi) and W_r Psi (read, drawn
     transposed as n x kappa).
     """
     use_style()
-    fig = plt.figure(figsize=(12.0, 4.0))
-    gs = GridSpec(1, 7, figure=fig, width_ratios=[3.6, 2.6, 0.15, 0.45, 2.6, 0.45, 0.05])
-    axc = fig.add_subplot(gs[0, 0])
+    # two rows, so that the code and the labels stay readable at the book's column width:
+    # the algorithm and the network's W_hh above, the operators in the memory basis below
+    fig = plt.figure(figsize=(7.4, 7.6))
+    top = GridSpec(1, 2, figure=fig, width_ratios=[1.25, 1], left=0.02, right=0.98, top=0.95)
+    top.update(bottom=0.58, wspace=0.08)
+    low = GridSpec(1, 3, figure=fig, width_ratios=[0.5, 2.6, 0.5], left=0.08, right=0.98)
+    low.update(top=0.47, bottom=0.07, wspace=0.35)
+    axc = fig.add_subplot(top[0, 0])
     axc.axis("off")
     axc.text(
         0.0,
-        0.95,
+        0.97,
         code,
         family="monospace",
-        fontsize=7,
+        fontsize=8.5,
         va="top",
         ha="left",
         transform=axc.transAxes,
     )
     axc.set_title("algorithm: a ring buffer of s slots", loc="left")
     _operator(
-        fig.add_subplot(gs[0, 1]),
+        fig.add_subplot(top[0, 1]),
         np.asarray(w_hh),
         "RNN: $W_{hh}$",
         "standard basis",
@@ -191,7 +196,7 @@ def algorithm_and_operators(
         False,
     )
     _operator(
-        fig.add_subplot(gs[0, 3]),
+        fig.add_subplot(low[0, 0]),
         np.asarray(w_uh_mem),
         "write",
         r"$\Psi^{+}W_{uh}$",
@@ -201,7 +206,7 @@ def algorithm_and_operators(
         False,
     )
     _operator(
-        fig.add_subplot(gs[0, 4]),
+        fig.add_subplot(low[0, 1]),
         np.asarray(phi_mem),
         "shift",
         r"$\Psi^{+}W_{hh}\Psi = \Phi$",
@@ -211,7 +216,7 @@ def algorithm_and_operators(
         True,
     )
     _operator(
-        fig.add_subplot(gs[0, 5]),
+        fig.add_subplot(low[0, 2]),
         np.asarray(w_r_mem).T,
         "read",
         r"$(W_r\Psi)^{\top}$",
@@ -220,7 +225,6 @@ def algorithm_and_operators(
         True,
         False,
     )
-    fig.subplots_adjust(left=0.01, right=0.99, top=0.9, bottom=0.12, wspace=0.3)
     return fig
 
 
