@@ -21,6 +21,21 @@ NULL_LABELS = {
     "wrong_s": "wrong s",
     "random_uh": "random\nW_uh",
 }
+#: Figure 3 metrics of a sweep's table compared with their null models, with their labels:
+#: errors (smaller is better) and accuracies (larger is better).
+#: Chapter "How general is the circuit?" (section "Which numbers are evidence"), its appendix.
+LOWER_IS_BETTER = {
+    "angle_error_mean_deg": "angle error (deg)",
+    "block_error_a05": "block error, alpha = 1/2",
+    "wrap_error_a1": "wrap-around column, alpha = 1",
+    "row_wrap_error_a0": "block row s-1, alpha = 0",
+    "defect_backward_mean": "backward shift defect",
+    "read_before_write": "read before write",
+}
+HIGHER_IS_BETTER = {
+    "rnd_acc_out": "bits right at the slot",
+    "crosstalk_match": "largest read at the slot",
+}
 _S_COLOURS = {4: ACCENT, 8: "#8e44ad", 16: THEORY, 32: MEASURED}
 
 
