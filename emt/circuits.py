@@ -296,6 +296,18 @@ def run_linear(w_hh, w_uh, w_r, u, h0=None) -> tuple[np.ndarray, np.ndarray]:
     return h, h @ w["W_r"].T
 
 
+def paper_index(mu, t, i, s: int, kappa: int):
+    """The basis index (1-based) of ``u^i(mu)`` t steps after the input phase, as printed.
+
+    Chapter "Linear repeat copy" (book/repeat_copy.md) and its appendix; the paper's Eq. 13/34,
+    ``((mu - t - 1 mod s) + 1) kappa + i``, with ``mu - t - 1 mod s`` read as
+    ``(mu - t - 1) mod s``. It is one block too far (an erratum of the book): the corrected index
+    is ``(slot_of(mu, t, s) - 1) * kappa + i``. Accepts ints or integer arrays.
+    """
+    _check_pos_int(s=s, kappa=kappa)
+    return (((np.asarray(mu) - t - 1) % s) + 1) * kappa + i
+
+
 def slot_of(mu, t, s: int):
     """The variable memory (1..s) that holds input mu (1-based) t >= 0 steps after the input phase.
 

@@ -231,6 +231,16 @@ def solve_instantaneous(equations, unknowns) -> dict:
     return solutions[0]
 
 
+def show_equation(lhs, rhs) -> None:
+    """Display ``lhs = rhs`` in a notebook without letting sympy evaluate the equality.
+
+    Chapter "From GSEMM to the Elman RNN" (book/gsemm.md) and its appendix.
+    """
+    from IPython.display import display
+
+    display(sp.Eq(lhs, rhs, evaluate=False))
+
+
 def is_zero_matrix(M) -> bool:
     """True if every entry of the sympy matrix ``M`` is identically zero.
 

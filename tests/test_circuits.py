@@ -330,3 +330,13 @@ def test_slot_of_errors():
         C.slot_of(1.5, 0, 4)
     with pytest.raises(ValueError):
         C.slot_of(1, 0, 0)
+
+
+def test_paper_index_is_one_block_past_the_corrected_slot():
+    s, kappa = 5, 3
+    mu, t = np.meshgrid(np.arange(1, s + 1), np.arange(3 * s), indexing="ij")
+    for i in (1, kappa):
+        corrected = (C.slot_of(mu, t, s) - 1) * kappa + i
+        assert np.array_equal(C.paper_index(mu, t, i, s, kappa), corrected + kappa)
+    with pytest.raises(ValueError):
+        C.paper_index(1, 0, 1, 0, kappa)
