@@ -149,6 +149,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="validate the grid and list the configurations to run; train nothing",
     )
     sweep.add_argument("--no-progress", action="store_true", help="no progress bar")
+    sweep.add_argument(
+        "--checkpoint-every",
+        type=_non_negative_int,
+        metavar="N",
+        help="save each network's training state every N steps, so that a killed sweep resumes "
+        "its unfinished networks where they stopped (sets $EMT_CHECKPOINT_EVERY for the workers; "
+        "the results do not change)",
+    )
     slurm = sweep.add_argument_group("Slurm backend (submitit job arrays)")
     slurm.add_argument("--slurm-partition", metavar="P", help="partition (default: the cluster's)")
     slurm.add_argument(
@@ -190,6 +198,10 @@ def _sweep(args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"emt sweep: error: {exc}", file=sys.stderr)
         return 2
+    if args.checkpoint_every is not None:
+        import os
+
+        os.environ["EMT_CHECKPOINT_EVERY"] = str(args.checkpoint_every)
     if args.dry_run:
         out = Path(args.out) if args.out else grid.path.with_suffix(".csv")
         try:

@@ -16,7 +16,9 @@ This is the one module of ``emt`` that works with torch tensors (the model and i
 Cache: :func:`get_trained` looks for a checkpoint under the cache directory, which is, in this
 order, the ``cache_dir`` argument, the environment variable ``EMT_CACHE_DIR``, ``.cache/emt``
 under the repository root (when the package sits in its repository; the folder is gitignored),
-or ``~/.cache/emt``. See :func:`resolve_cache_dir`.
+or ``~/.cache/emt``. See :func:`resolve_cache_dir`. Long runs can be resumed: with
+``checkpoint_every`` (or ``$EMT_CHECKPOINT_EVERY``) the training state is saved as it goes and a
+killed run continues where it stopped (:func:`get_trained`, :func:`load_partial`).
 
 The package: :mod:`emt.rnn.config` (the recipe), :mod:`emt.rnn.model` (the network),
 :mod:`emt.rnn.train` (training), :mod:`emt.rnn.evaluate` (accuracy) and :mod:`emt.rnn.cache`
@@ -27,7 +29,9 @@ from __future__ import annotations
 
 from emt.rnn.cache import (
     CacheWarning,
+    checkpoint_interval,
     get_trained,
+    partial_path,
     resolve_cache_dir,
 )
 from emt.rnn.config import (
@@ -47,7 +51,9 @@ from emt.rnn.model import (
     simulate,
 )
 from emt.rnn.train import (
+    ResumeWarning,
     Trained,
+    load_partial,
     train,
 )
 
@@ -64,7 +70,11 @@ __all__ = [
     "evaluate",
     "Trained",
     "train",
+    "ResumeWarning",
+    "load_partial",
     "CacheWarning",
     "resolve_cache_dir",
     "get_trained",
+    "checkpoint_interval",
+    "partial_path",
 ]

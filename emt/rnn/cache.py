@@ -116,10 +116,40 @@ def _load(path: Path, config: TrainConfig) -> Trained | None:
     return Trained(config, state, history, meta, path=path, from_cache=True)
 
 
+def checkpoint_interval(checkpoint_every: int | None = None) -> int:
+    """``checkpoint_every`` if given, else ``$EMT_CHECKPOINT_EVERY`` (steps; 0 or unset: none).
+
+    The environment variable reaches the workers of a sweep, local or Slurm, without a
+    parameter of its own; it changes where training can be resumed from, never its result.
+    """
+    if checkpoint_every is None:
+        raw = os.environ.get("EMT_CHECKPOINT_EVERY", "").strip() or "0"
+        try:
+            checkpoint_every = int(raw)
+        except ValueError:
+            raise ValueError(
+                f"EMT_CHECKPOINT_EVERY must be a whole number of steps, got {raw!r}"
+            ) from None
+    if (
+        isinstance(checkpoint_every, bool)
+        or not isinstance(checkpoint_every, int)
+        or (checkpoint_every < 0)
+    ):
+        raise ValueError(f"checkpoint_every must be an int >= 0, got {checkpoint_every!r}")
+    return checkpoint_every
+
+
+def partial_path(config: TrainConfig, cache_dir: str | os.PathLike | None = None) -> Path:
+    """Where :func:`get_trained` keeps ``config``'s partial checkpoint while it trains."""
+    name = config.filename()
+    return resolve_cache_dir(cache_dir) / (name[: -len(".pt")] + ".partial.pt")
+
+
 def get_trained(
     config: TrainConfig = TrainConfig(),
     cache_dir: str | os.PathLike | None = None,
     progress: bool = True,
+    checkpoint_every: int | None = None,
 ) -> Trained:
     """A trained network for ``config``: from the cache if a valid checkpoint exists, else trained and stored.
 
@@ -128,15 +158,24 @@ def get_trained(
     whole configuration. It is written atomically (temporary file, then ``os.replace``) and read
     with ``torch.load(weights_only=True)``; an unreadable, truncated or mismatched file raises a
     :class:`CacheWarning` and is replaced by a freshly trained network, never used.
+
+    Long runs: with ``checkpoint_every`` > 0 (default ``$EMT_CHECKPOINT_EVERY``, see
+    :func:`checkpoint_interval`) the training state is saved every that many steps to
+    :func:`partial_path`; a run that is killed (a Slurm time limit, a closed laptop) resumes
+    there on the next call, with the same result as an uninterrupted run, and the partial file
+    is removed once the network is stored. A partial file is resumed from whenever it exists.
     """
     if not isinstance(config, TrainConfig):
         raise ValueError(f"config must be a TrainConfig, got {type(config).__name__}")
+    every = checkpoint_interval(checkpoint_every)
     path = resolve_cache_dir(cache_dir) / config.filename()
     if path.exists():
         trained = _load(path, config)
         if trained is not None:
             return trained
-    trained = train(config, progress=progress)
+    partial = partial_path(config, cache_dir)
+    trained = train(config, progress=progress, checkpoint=partial, checkpoint_every=every)
     _save(trained, path)
+    partial.unlink(missing_ok=True)
     trained.path = path
     return trained

@@ -6,6 +6,7 @@ computer" (``sec-tr-portable``) for the floating-point path; paper Sec. 7.
 
 from __future__ import annotations
 
+import json
 import time
 import warnings
 from pathlib import Path
@@ -20,6 +21,10 @@ from emt.rnn.model import ElmanRNN
 
 _HISTORY_KEYS = ("step", "loss", "accuracy", "bit_accuracy", "stage", "n_out", "wall")
 _VAL_KEYS = ("val_step", "val_sequence_accuracy", "val_long_bit_accuracy", "val_wall")
+
+
+class ResumeWarning(UserWarning):
+    """A partial checkpoint could not be resumed (unreadable, or from another configuration)."""
 
 
 class Trained:
@@ -94,7 +99,83 @@ def _progress_bar(total: int, enabled: bool):
     return _io.progress_bar(total, enabled, mininterval=1.0, unit="step", desc="training")
 
 
-def train(config: TrainConfig = TrainConfig(), progress: bool = True) -> Trained:
+def _partial_payload(c, model, opt, data_rng, history, step, stage, in_stage, wall) -> dict:
+    return {
+        "format": FORMAT_VERSION,
+        "key": c.key(),
+        "config": json.dumps(c.as_dict(), sort_keys=True),
+        "step": step,
+        "stage": stage,
+        "in_stage": in_stage,
+        "wall": wall,
+        "state": {k: v.detach().clone() for k, v in model.state_dict().items()},
+        "optimizer": opt.state_dict(),
+        "data_rng": json.dumps(data_rng.bit_generator.state),
+        "history": history,
+    }
+
+
+def load_partial(path: str | Path, config: TrainConfig) -> dict | None:
+    """The partial checkpoint at ``path`` if it is intact and belongs to ``config``, else None.
+
+    A partial checkpoint is what :func:`train` writes every ``checkpoint_every`` steps: the
+    weights, Adam's state, the state of the training-data generator, the curriculum's stage and
+    the history so far. Chapter "Training the Elman RNN", appendix section ``sec-at-resume``. A
+    file that cannot be read or belongs to another configuration warns (:class:`ResumeWarning`)
+    and is ignored.
+    """
+    path = Path(path)
+    if not path.exists():
+        return None
+    try:
+        payload = _io.load_torch(path)
+    except _io.UnreadableFile as exc:
+        warnings.warn(
+            f"emt.rnn: partial checkpoint {path} cannot be read ({exc}); training "
+            "starts from step 0",
+            ResumeWarning,
+            stacklevel=2,
+        )
+        return None
+    wanted = {
+        "format",
+        "key",
+        "config",
+        "step",
+        "stage",
+        "in_stage",
+        "wall",
+        "state",
+        "optimizer",
+        "data_rng",
+        "history",
+    }
+    if not isinstance(payload, dict) or not wanted <= payload.keys():
+        why = "is not an emt.rnn partial checkpoint (missing fields)"
+    elif payload["format"] != FORMAT_VERSION:
+        why = f"has format {payload['format']!r}, expected {FORMAT_VERSION}"
+    elif payload["key"] != config.key() or payload["config"] != json.dumps(
+        config.as_dict(), sort_keys=True
+    ):
+        why = f"belongs to another configuration (key {payload['key']!r}, wanted {config.key()!r})"
+    elif not 0 < payload["step"] <= config.max_steps:
+        why = f"stopped at step {payload['step']}, outside 1..max_steps={config.max_steps}"
+    else:
+        return payload
+    warnings.warn(
+        f"emt.rnn: partial checkpoint {path} {why}; training starts from step 0",
+        ResumeWarning,
+        stacklevel=2,
+    )
+    return None
+
+
+def train(
+    config: TrainConfig = TrainConfig(),
+    progress: bool = True,
+    checkpoint: str | Path | None = None,
+    checkpoint_every: int = 0,
+) -> Trained:
     """Train an Elman RNN on ``config.task`` (default repeat copy) by ``config``'s recipe; no cache.
 
     Chapter "Training the Elman RNN"; paper Sec. 5.1 (Eq. 5-6) and Sec. 7. The stages are those
@@ -107,9 +188,23 @@ def train(config: TrainConfig = TrainConfig(), progress: bool = True) -> Trained
     same MKL path, which ``import emt`` pins (:mod:`emt._numerics`); ``meta["mkl_cbwr"]`` records
     it. Warns with :class:`CriterionWarning` if ``max_steps`` pass without meeting the
     criterion (the network is returned anyway, with ``meta["solved"] = False``).
+
+    Resumable: with a ``checkpoint`` path and ``checkpoint_every`` > 0 the training state is
+    written there (atomically) every ``checkpoint_every`` steps, and a valid partial checkpoint
+    found at ``checkpoint`` is resumed from (:func:`load_partial`). A resumed run gives the same
+    weights and history as one that was never stopped (``wall`` and the timings aside); the
+    file is left in place, :func:`emt.rnn.get_trained` removes it once the network is stored.
     """
     if not isinstance(config, TrainConfig):
         raise ValueError(f"config must be a TrainConfig, got {type(config).__name__}")
+    if (
+        isinstance(checkpoint_every, bool)
+        or not isinstance(checkpoint_every, int)
+        or (checkpoint_every < 0)
+    ):
+        raise ValueError(f"checkpoint_every must be an int >= 0, got {checkpoint_every!r}")
+    if checkpoint_every and checkpoint is None:
+        raise ValueError("checkpoint_every > 0 needs a checkpoint path")
     c = config
     stages = c.schedule()
     last = len(stages) - 1
@@ -141,12 +236,23 @@ def train(config: TrainConfig = TrainConfig(), progress: bool = True) -> Trained
                     {k: v.detach().clone() for k, v in model.state_dict().items()}
                 )
 
-        snapshot(0)
-        stage, in_stage, solved, step = 0, 0, False, 0
-        t0 = time.perf_counter()
+        stage, in_stage, solved, step, wall_before = 0, 0, False, 0, 0.0
+        resumed = load_partial(checkpoint, c) if checkpoint is not None else None
+        if resumed is None:
+            snapshot(0)
+        else:
+            model.load_state_dict(resumed["state"])
+            opt.load_state_dict(resumed["optimizer"])
+            data_rng.bit_generator.state = json.loads(resumed["data_rng"])
+            history = resumed["history"]
+            stage, in_stage, step = resumed["stage"], resumed["in_stage"], resumed["step"]
+            wall_before = float(resumed["wall"])
+        start = step
+        t0 = time.perf_counter() - wall_before
         bar = _progress_bar(c.max_steps, progress)
+        bar.update(start)
         try:
-            for step in range(1, c.max_steps + 1):
+            for step in range(start + 1, c.max_steps + 1):
                 s_now, n_out = stages[stage]["s"], stages[stage]["n_out"]
                 if stage == last and c.final_lr_decay != 1.0:
                     lr = max(stages[last]["lr"] * c.final_lr_decay ** (in_stage / 1000), c.min_lr)
@@ -218,11 +324,18 @@ def train(config: TrainConfig = TrainConfig(), progress: bool = True) -> Trained
                     if v_seq == 1.0 and v_long >= c.long_bit_accuracy:
                         solved = True
                         break
+                if checkpoint_every and step % checkpoint_every == 0:
+                    wall = time.perf_counter() - t0
+                    payload = _partial_payload(
+                        c, model, opt, data_rng, history, step, stage, in_stage, wall
+                    )
+                    _io.atomic_write(checkpoint, lambda f, p=payload: torch.save(p, f))
         finally:
             bar.close()
         if c.snapshot_every and history["snapshot_step"][-1] != step:
             snapshot(step)
         meta = {
+            "resumed_from": start,
             "solved": solved,
             "steps": step,
             "wall_seconds": time.perf_counter() - t0,
