@@ -342,6 +342,34 @@ def grid_table(results, readings):
     return df
 
 
+def load_grid_tables(parts):
+    """:func:`grid_table` of several sweeps at once, each checked against the grid file that made it.
+
+    Chapter "The circuit forming", section ``sec-fo-grid``. ``parts``: ``(grid file, results
+    table, readings table)`` triples, paths. Raises ValueError where a results table does not
+    hold exactly its grid's networks (one missing, or one of another grid) or was made by
+    another version of the grid file (``grid_hash``). Returns the rows of all parts, in order.
+    """
+    import pandas as pd
+
+    from emt.sweep import load_grid, load_results
+
+    tables = []
+    for grid_file, results_file, readings_file in parts:
+        grid = load_grid(grid_file)
+        results = load_results(results_file)
+        wanted, have = {e.key for e in grid.entries}, set(results["config_hash"])
+        if wanted != have:
+            raise ValueError(
+                f"{results_file} holds {len(have & wanted)} of the {len(wanted)} networks of "
+                f"{grid_file} and {len(have - wanted)} of another grid"
+            )
+        if not (results["grid_hash"] == grid.hash).all():
+            raise ValueError(f"{results_file} was made by another version of {grid_file}")
+        tables.append(grid_table(results, readings_file))
+    return pd.concat(tables, ignore_index=True)
+
+
 def grid_summary(df, by=("s", "point_name")):
     """Solve rate, steps to solve (censored median) and verdicts, per group of :func:`grid_table`.
 

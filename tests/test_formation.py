@@ -134,3 +134,54 @@ def test_grid_table_summary_and_budget_check():
     assert formation.budget_check(df, factor=3)["ok"].iloc[0]
     with pytest.raises(ValueError, match="no reading"):
         formation.grid_table(pd.DataFrame(rows), pd.DataFrame(reads[:2]))
+
+
+def test_grid_trends_plots_each_recipe_and_marks_censored_medians():
+    pd = pytest.importorskip("pandas")
+    pytest.importorskip("matplotlib")
+    from emt.plotting import formation as plots
+
+    summary = pd.DataFrame(
+        [
+            {"s": 4, "point_name": "a", "solved": 4, "networks": 5, "median_steps": 300.0,
+             "budget": 1000, "found": 2, "partly": 1, "none": 1},
+            {"s": 8, "point_name": "a", "solved": 1, "networks": 5, "median_steps": float("inf"),
+             "budget": 1000, "found": 1, "partly": 0, "none": 0},
+            {"s": 4, "point_name": "b", "solved": 0, "networks": 5, "median_steps": float("inf"),
+             "budget": 1000, "found": 0, "partly": 0, "none": 0},
+        ]
+    )  # fmt: skip
+    fig = plots.grid_trends(summary, ["a", "b"])
+    left, right = fig.axes
+    a_line = left.lines[0]
+    assert list(a_line.get_ydata()) == [300.0, 1000.0]  # the censored median drawn at the budget
+    assert len(left.texts) == 2  # an arrow at each censored median: (a, 8) and (b, 4)
+    found = right.lines[0].get_ydata()
+    assert found[0] == 0.5 and found[1] == 1.0  # 2 of 4 solved, 1 of 1 solved
+    assert np.isnan(right.lines[2].get_ydata()[0])  # b solved none: no fraction
+    assert [t.get_text() for t in fig.legends[0].get_texts()] == ["a", "b"]
+    import matplotlib.pyplot as plt
+
+    plt.close(fig)
+
+
+def test_load_grid_tables_checks_each_table_against_its_grid(tmp_path):
+    pytest.importorskip("pandas")
+    from pathlib import Path
+
+    data = Path(__file__).resolve().parents[1] / "book" / "data"
+    part = (
+        data / "grids" / "standard_start.toml",
+        data / "standard_start.csv",
+        data / "standard_start_read.csv",
+    )
+    grid = formation.load_grid_tables([part])
+    assert len(grid) == 160 and set(grid["s"]) == {4, 8}
+    short = tmp_path / "short.csv"
+    short.write_text("".join(open(part[1]).readlines()[:-1]))  # one network missing
+    with pytest.raises(ValueError, match="159 of the 160 networks"):
+        formation.load_grid_tables([(part[0], short, part[2])])
+    edited = tmp_path / "standard_start.toml"
+    edited.write_text(part[0].read_text() + "\n# an edit\n")
+    with pytest.raises(ValueError, match="another version"):
+        formation.load_grid_tables([(edited, part[1], part[2])])

@@ -132,3 +132,59 @@ def survival_curves(df, recipes, title_fmt: str = "s = {s}"):
     axes[0, 0].set_ylabel("fraction not yet solved")
     fig.tight_layout()
     return fig
+
+
+def grid_trends(summary, recipes):
+    """Steps to solve and the circuit's share of the solved networks, against s, per recipe.
+
+    Chapter "The circuit forming", section ``sec-fo-grid``. ``summary``:
+    :func:`emt.formation.grid_summary` by ``("s", "point_name")``; ``recipes``: the
+    ``point_name`` values, one line each. Left: the censored median steps to solve (log axis);
+    where fewer than half solved within the budget, an open marker at the budget with an arrow
+    (the median lies above it). Right: the fraction of the solved networks that ``emt analyze``
+    reads as "found", with a dotted line for "found" or "partly"; no point where none solved.
+    """
+    from matplotlib.ticker import FuncFormatter
+
+    use_style()
+    fig, (left, right) = plt.subplots(1, 2, figsize=(7.2, 3.4))
+    colours = [THEORY, MEASURED, ACCENT, "0.45"]
+    styles = ["-", "--", "-", "--"]
+    markers = ["o", "s", "^", "D"]
+    handles = []
+    for i, name in enumerate(recipes):
+        g = summary[summary["point_name"] == name].sort_values("s")
+        if g.empty:
+            continue
+        c, ls, m = colours[i % 4], styles[i % 4], markers[i % 4]
+        sizes = g["s"].to_numpy()
+        med = g["median_steps"].to_numpy(dtype=float)
+        cens = ~np.isfinite(med)
+        y = np.where(cens, g["budget"].to_numpy(dtype=float), med)
+        (line,) = left.plot(sizes, y, color=c, ls=ls, lw=1.3, marker=m, ms=5, label=name)
+        handles.append(line)
+        for s_, y_ in zip(sizes[cens], y[cens]):
+            left.plot([s_], [y_], m, color=c, ms=5, mfc="white")
+            left.annotate("", xy=(s_, y_ * 1.8), xytext=(s_, y_ * 1.08),
+                          arrowprops=dict(arrowstyle="->", color=c, lw=1))  # fmt: skip
+        solved = g["solved"].to_numpy(dtype=float)
+        ok = solved > 0
+        found = np.where(ok, g["found"] / np.maximum(solved, 1), np.nan)
+        either = np.where(ok, (g["found"] + g["partly"]) / np.maximum(solved, 1), np.nan)
+        right.plot(sizes, found, color=c, ls=ls, lw=1.3, marker=m, ms=5)
+        right.plot(sizes, either, color=c, ls=":", lw=1)
+    ticks = sorted(summary["s"].unique())
+    for ax in (left, right):
+        ax.set_xticks(ticks)
+        ax.set_xlabel("$s$")
+    left.set_yscale("log")
+    top = float(summary["budget"].max()) * 2.2
+    left.set_ylim(100, top)
+    left.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.0f}"))
+    left.set_ylabel("median steps to solve")
+    right.set_ylabel('solved networks read "found"')
+    right.set_ylim(-0.03, 1.03)
+    fig.legend(handles=handles, loc="lower center", ncol=len(handles), frameon=False,
+               fontsize=7)  # fmt: skip
+    fig.tight_layout(rect=(0, 0.07, 1, 1))
+    return fig
