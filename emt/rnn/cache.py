@@ -18,7 +18,7 @@ import torch
 from emt import _io
 from emt.rnn.config import FORMAT_VERSION, TrainConfig
 from emt.rnn.model import ElmanRNN
-from emt.rnn.train import _HISTORY_KEYS, _VAL_KEYS, Trained, train
+from emt.rnn.train import _HISTORY_KEYS, _VAL_KEYS, Trained, checkpoint_interval, train
 
 
 class CacheWarning(UserWarning):
@@ -114,29 +114,6 @@ def _load(path: Path, config: TrainConfig) -> Trained | None:
         reject("holds malformed metadata")
         return None
     return Trained(config, state, history, meta, path=path, from_cache=True)
-
-
-def checkpoint_interval(checkpoint_every: int | None = None) -> int:
-    """``checkpoint_every`` if given, else ``$EMT_CHECKPOINT_EVERY`` (steps; 0 or unset: none).
-
-    The environment variable reaches the workers of a sweep, local or Slurm, without a
-    parameter of its own; it changes where training can be resumed from, never its result.
-    """
-    if checkpoint_every is None:
-        raw = os.environ.get("EMT_CHECKPOINT_EVERY", "").strip() or "0"
-        try:
-            checkpoint_every = int(raw)
-        except ValueError:
-            raise ValueError(
-                f"EMT_CHECKPOINT_EVERY must be a whole number of steps, got {raw!r}"
-            ) from None
-    if (
-        isinstance(checkpoint_every, bool)
-        or not isinstance(checkpoint_every, int)
-        or (checkpoint_every < 0)
-    ):
-        raise ValueError(f"checkpoint_every must be an int >= 0, got {checkpoint_every!r}")
-    return checkpoint_every
 
 
 def partial_path(config: TrainConfig, cache_dir: str | os.PathLike | None = None) -> Path:

@@ -7,6 +7,7 @@ computer" (``sec-tr-portable``) for the floating-point path; paper Sec. 7.
 from __future__ import annotations
 
 import json
+import os
 import time
 import warnings
 from pathlib import Path
@@ -97,6 +98,29 @@ class Trained:
 
 def _progress_bar(total: int, enabled: bool):
     return _io.progress_bar(total, enabled, mininterval=1.0, unit="step", desc="training")
+
+
+def checkpoint_interval(checkpoint_every: int | None = None) -> int:
+    """``checkpoint_every`` if given, else ``$EMT_CHECKPOINT_EVERY`` (steps; 0 or unset: none).
+
+    The environment variable reaches the workers of a sweep, local or Slurm, without a
+    parameter of its own; it changes where training can be resumed from, never its result.
+    """
+    if checkpoint_every is None:
+        raw = os.environ.get("EMT_CHECKPOINT_EVERY", "").strip() or "0"
+        try:
+            checkpoint_every = int(raw)
+        except ValueError:
+            raise ValueError(
+                f"EMT_CHECKPOINT_EVERY must be a whole number of steps, got {raw!r}"
+            ) from None
+    if (
+        isinstance(checkpoint_every, bool)
+        or not isinstance(checkpoint_every, int)
+        or (checkpoint_every < 0)
+    ):
+        raise ValueError(f"checkpoint_every must be an int >= 0, got {checkpoint_every!r}")
+    return checkpoint_every
 
 
 def _partial_payload(c, model, opt, data_rng, history, step, stage, in_stage, wall) -> dict:
@@ -197,12 +221,7 @@ def train(
     """
     if not isinstance(config, TrainConfig):
         raise ValueError(f"config must be a TrainConfig, got {type(config).__name__}")
-    if (
-        isinstance(checkpoint_every, bool)
-        or not isinstance(checkpoint_every, int)
-        or (checkpoint_every < 0)
-    ):
-        raise ValueError(f"checkpoint_every must be an int >= 0, got {checkpoint_every!r}")
+    checkpoint_every = checkpoint_interval(checkpoint_every)
     if checkpoint_every and checkpoint is None:
         raise ValueError("checkpoint_every > 0 needs a checkpoint path")
     c = config
