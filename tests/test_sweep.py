@@ -565,3 +565,16 @@ def test_rows_of_the_committed_table_rebuild_their_config():
         config = sweep.config_from_row(row)
         assert config.task == "repeat_copy"
         assert config.key() == row["config_hash"]
+
+
+def test_a_table_of_01_networks_only_keeps_its_encoding():
+    """A table whose rows all have encoding "01" (the long runs' table) must not read it as 1."""
+    from pathlib import Path
+
+    from emt.sweep import config_from_row, load_results
+
+    path = Path(__file__).resolve().parents[1] / "book" / "data" / "standard_start_long.csv"
+    table = load_results(path)
+    assert table["encoding"].tolist() == ["01"] * len(table) and len(table) == 3
+    for row in table.to_dict("records"):
+        assert config_from_row(row).key() == row["config_hash"]

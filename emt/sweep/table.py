@@ -39,6 +39,7 @@ def load_results(path: str | os.PathLike):
             "grid_hash": str,
             "grid_file": str,
             "point_name": str,
+            "encoding": str,  # "01" would otherwise be read as the number 1
             "spectrum_counts": str,
             "analysis_error": str,
             "top__error": str,
