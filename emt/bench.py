@@ -10,11 +10,14 @@ the sequence and bit accuracy over 3 output periods and the bit accuracy over 20
 meets the criterion: it walks down a list of sizes (default 128 112 96 88 80; the theory's floor
 is s*kappa = 80) and trains each size for the given seeds until a size fails. It takes long.
 
-``python -m emt.bench --throughput`` compares the two training engines (chapter "Training the
-Elman RNN", section ``sec-tr-engine``): at s=16 (book's recipe) and at s=8 (standard recipe) it
-times one training step of each engine against the single-core sgemm limit of the step's shape,
-then sweeps ``--throughput-networks`` fresh seeds (default 4) with 2 workers per engine and prints
-the networks per hour of each (:func:`engine_throughput`).
+``python -m emt.bench --throughput`` compares training paths (chapter "Training details",
+section ``sec-tr-engine``): at s=16 (book's recipe) and at s=8 (standard recipe) it times one
+training step of each path of :data:`THROUGHPUT_PATHS` (``nn.RNN`` or the hand-written BPTT,
+with glibc's malloc defaults or with freed memory kept, :mod:`emt._malloc`), each in a process
+of its own, against the single-core sgemm limit of the step's shape, prints what stands in the
+way of the chosen path, then sweeps ``--throughput-networks`` fresh seeds (default 4) with 2
+workers for today's path and the chosen one and prints the networks per hour of each
+(:func:`engine_throughput`).
 
 ``python -m emt.bench --workers`` measures the sweep engine (chapter "How general is the
 circuit?"): it runs :func:`emt.sweep.run_sweep` on the book's point (s=16, kappa=5, 128 hidden
@@ -211,14 +214,17 @@ def _train_step(model, u: torch.Tensor, y: torch.Tensor, encoding: str) -> Calla
 def step_rates(config: TrainConfig, engines=("rnn", "bptt"), reps: int = 60) -> dict:
     """One training step of ``config``'s last stage, timed per engine, beside the sgemm limit.
 
-        Chapter "Training the Elman RNN", section ``sec-tr-engine``. The step is what
-        :func:`emt.rnn.train` does per step (a batch of the last stage, forward, loss, backward,
-        clipping, Adam), on one thread; its W_hh work is 3 products of (batch x N_h) by (N_h x N_h)
-        per time step (forward, the gradient of the state, the gradient of W_hh). The limit is
-        that work at the median rate of a single-core sgemm of the shape (batch x N_h x N_h), timed
-        in the same call; ``recurrence_ms`` is the hand-written recurrence alone (forward and backward
-    on the step's shape), the part of the "bptt" step that the time loop costs. Returns
-    ``{"limit_ms", "sgemm_gflops", "recurrence_ms", engine: {"ms", "gflops"}}``.
+    Chapter "Training the Elman RNN", section ``sec-tr-engine``. The step is what
+    :func:`emt.rnn.train` does per step (a batch of the last stage, forward, loss, backward,
+    clipping, Adam), on one thread; its W_hh work is 3 products of (batch x N_h) by (N_h x N_h)
+    per time step (forward, the gradient of the state, the gradient of W_hh). The limit is that
+    work at the median rate of a single-core sgemm of the shape (batch x N_h x N_h), timed in the
+    same call (``sgemm_us``: one such product). ``recurrence_ms`` is the hand-written recurrence
+    alone (forward and backward on the step's shape), the part of the "bptt" step that the time
+    loops cost; ``tanh_ms`` is the forward loop's elementwise ``tanh_`` of a (batch x N_h) state,
+    timed alone, times the number of time steps: work that no engine keeping torch's tanh can
+    drop, on top of the products. Returns ``{"limit_ms", "sgemm_gflops", "sgemm_us",
+    "recurrence_ms", "tanh_ms", "time_steps", engine: {"ms", "gflops"}}``.
     """
     import numpy as np
 
@@ -234,8 +240,11 @@ def step_rates(config: TrainConfig, engines=("rnn", "bptt"), reps: int = 60) -> 
         a, w = torch.randn(b, n), torch.randn(n, n)
         sgemm_ms = _median_ms(lambda: a @ w, 50 * reps)
         flop = 3 * steps * 2 * b * n * n
-        out: dict = {"sgemm_gflops": 2 * b * n * n / sgemm_ms / 1e6}
+        out: dict = {"sgemm_gflops": 2 * b * n * n / sgemm_ms / 1e6, "sgemm_us": 1000 * sgemm_ms}
         out["limit_ms"] = flop / (out["sgemm_gflops"] * 1e6)
+        state = torch.randn(b, n)
+        out["tanh_ms"] = steps * _median_ms(state.tanh_, 50 * reps)
+        out["time_steps"] = steps
         u, y = task_batch(
             config.task, b, s, config.kappa, last["n_out"], np.random.default_rng(0),
             config.encoding,
@@ -324,53 +333,115 @@ def sweep_throughput(
     return rows
 
 
-def engine_throughput(n_networks: int = 4, workers: int = 2, say: Say = _silent) -> list[dict]:
-    """Today's path (``engine="rnn"``) beside the hand-written BPTT (``"bptt"``), in one run.
+#: The paths ``--throughput`` compares: (label, engine, keep freed memory). "today" is the
+#: chapters' path as the issue measured it (``nn.RNN``, glibc's defaults); "chosen" is the
+#: hand-written BPTT with :func:`emt._malloc.keep_freed_memory`. The two between show each
+#: lever alone (step times only).
+THROUGHPUT_PATHS = (
+    ("today: nn.RNN", "rnn", False),
+    ("nn.RNN, kept memory", "rnn", True),
+    ("bptt", "bptt", False),
+    ("chosen: bptt, kept memory", "bptt", True),
+)
 
-    Chapter "Training the Elman RNN", section ``sec-tr-engine``. For each point of
-    :data:`THROUGHPUT_POINTS`: the one-network step of each engine against the sgemm limit
-    (:func:`step_rates`), then the networks per hour of a sweep of ``n_networks`` seeds with
-    ``workers`` workers for each engine (:func:`sweep_throughput`). The two engines round
-    differently, so the same seed may need a different number of steps: the step time is the
-    like-for-like figure, the networks per hour the one a sweep sees. Returns one row per point.
+
+def _in_process(function: str, keep: bool, **kwargs):
+    """``emt.bench.<function>(**kwargs)`` in a fresh Python process; its JSON result.
+
+    ``EMT_KEEP_FREED_MEMORY`` is set for that process (and so for its sweep's workers): glibc
+    reads its malloc settings per process, so the paths are compared in processes of their own.
+    """
+    import subprocess
+
+    code = (
+        "import json, sys; from emt import bench; "
+        "print(json.dumps(getattr(bench, sys.argv[1])(**json.loads(sys.argv[2]))))"
+    )
+    env = {**os.environ, "EMT_KEEP_FREED_MEMORY": "1" if keep else "0"}
+    done = subprocess.run(
+        [sys.executable, "-c", code, function, json.dumps(kwargs)],
+        env=env, capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def path_step_rates(preset: str, fields: dict, engine: str, reps: int = 60) -> dict:
+    """:func:`step_rates` of ``TrainConfig.preset(preset, **fields)`` for one engine, after
+    :func:`emt._malloc.keep_freed_memory` (which honours ``$EMT_KEEP_FREED_MEMORY``)."""
+    from emt._malloc import keep_freed_memory
+
+    kept = keep_freed_memory()
+    out = step_rates(TrainConfig.preset(preset, **fields), engines=(engine,), reps=reps)
+    out["kept_memory"] = kept
+    return out
+
+
+def engine_throughput(n_networks: int = 4, workers: int = 2, say: Say = _silent) -> list[dict]:
+    """Today's training path beside the chosen one, in one run (:data:`THROUGHPUT_PATHS`).
+
+    Chapter "Training details", section ``sec-tr-engine``. For each point of
+    :data:`THROUGHPUT_POINTS`: the one-network step of each path against the sgemm limit
+    (:func:`step_rates`, each path in a process of its own), what stands in the way of the
+    chosen one (its time loops, the tanh of every time step, the rest), then the networks per
+    hour of a sweep of ``n_networks`` seeds with ``workers`` workers for today's path and the
+    chosen one (:func:`sweep_throughput`). The engines round differently, so the same seed may
+    need a different number of steps: the step time is the like-for-like figure, the networks
+    per hour the one a sweep sees. Returns one row per point.
     """
     out = []
     for label, preset, fields in THROUGHPUT_POINTS:
         config = TrainConfig.preset(preset, **fields)
-        rates = step_rates(config)
+        rates = {
+            name: _in_process("path_step_rates", keep, preset=preset, fields=fields, engine=engine)
+            for name, engine, keep in THROUGHPUT_PATHS
+        }
+        today, chosen = rates[THROUGHPUT_PATHS[0][0]], rates[THROUGHPUT_PATHS[-1][0]]
+        limit = chosen["limit_ms"]
         say(
             f"{label}: one training step of the last stage, one thread; sgemm "
             f"{config.schedule()[-1]['batch']} x {config.hidden} x {config.hidden}: "
-            f"{rates['sgemm_gflops']:.1f} GFLOP/s, so the W_hh work's limit is "
-            f"{rates['limit_ms']:.2f} ms"
+            f"{chosen['sgemm_gflops']:.1f} GFLOP/s, so the W_hh work's limit is {limit:.2f} ms"
         )
-        for engine in ("rnn", "bptt"):
-            r = rates[engine]
+        for name, engine, keep in THROUGHPUT_PATHS:
+            r = rates[name][engine]
             say(
-                f"  engine {engine:>4}: {r['ms']:.2f} ms per step = {r['gflops']:.1f} GFLOP/s of "
-                f"W_hh work, {r['ms'] / rates['limit_ms']:.2f}x the limit"
+                f"  {name:<26}: {r['ms']:.2f} ms per step = {r['gflops']:.1f} GFLOP/s of W_hh "
+                f"work, {r['ms'] / limit:.2f}x the limit"
+                + ("" if rates[name]["kept_memory"] == keep else " (memory setting NOT applied)")
             )
-        rest = rates["bptt"]["ms"] - rates["recurrence_ms"]
+        step_ms = chosen["bptt"]["ms"]
+        rest = step_ms - chosen["recurrence_ms"]
+        floor = limit + chosen["tanh_ms"]
+        tanh_us = 1000 * chosen["tanh_ms"] / chosen["time_steps"]
         say(
-            f"  of the bptt step: the recurrence's time loops (forward and backward) "
-            f"{rates['recurrence_ms']:.2f} ms, the rest (input and readout products, loss, "
-            f"clipping, Adam) {rest:.2f} ms"
+            f"  what stands in the way of the chosen step: its time loops (forward and backward) "
+            f"take {chosen['recurrence_ms']:.2f} ms, the rest (input and readout products, loss, "
+            f"clipping, Adam) {rest:.2f} ms. Per time step the tanh of the state alone takes "
+            f"{tanh_us:.1f} us against {chosen['sgemm_us']:.1f} us for one product, so the "
+            f"products at the limit plus the tanh come to {floor / limit:.2f}x the limit, and "
+            f"with the rest as measured to {(floor + rest) / limit:.2f}x"
         )
         per_hour = {}
-        for engine in ("rnn", "bptt"):
-            rows = sweep_throughput(
-                n_networks, (workers,), say, point={**fields, "engine": engine},
-                preset=preset, label=f"  engine {engine:>4}",
+        for name, engine, keep in (THROUGHPUT_PATHS[0], THROUGHPUT_PATHS[-1]):
+            rows = _in_process(
+                "sweep_throughput", keep, n_networks=n_networks, workers=[workers],
+                point={**fields, "engine": engine}, preset=preset,
             )  # fmt: skip
-            per_hour[engine] = rows[0]["per_hour"]
-        step_gain = rates["rnn"]["ms"] / rates["bptt"]["ms"]
-        gain = per_hour["bptt"] / per_hour["rnn"]
-        to_limit = rates["bptt"]["ms"] / rates["limit_ms"]
+            r = rows[0]
+            per_hour[name] = r["per_hour"]
+            say(
+                f"  sweep, {name:<24}: {r['networks']} networks ({r['solved']} solved) in "
+                f"{r['wall']:.0f} s = {r['per_hour']:.0f} networks/hour with {workers} workers; "
+                f"median {r['median_steps']:.0f} steps, training {r['median_train']:.1f} s"
+            )
+        step_gain = today["rnn"]["ms"] / step_ms
+        gain = per_hour[THROUGHPUT_PATHS[-1][0]] / per_hour[THROUGHPUT_PATHS[0][0]]
+        to_limit = step_ms / limit
         say(
-            f"  bptt vs rnn: step {step_gain:.2f}x faster; networks/hour {gain:.2f}x (target >= "
-            f"{ENGINE_SPEEDUP_TARGET}: {'met' if gain >= ENGINE_SPEEDUP_TARGET else 'NOT met'}); "
-            f"bptt step {to_limit:.2f}x the sgemm limit (target <= {STEP_LIMIT_TARGET}: "
-            f"{'met' if to_limit <= STEP_LIMIT_TARGET else 'NOT met'})"
+            f"  chosen vs today: step {step_gain:.2f}x faster; networks/hour {gain:.2f}x (target "
+            f">= {ENGINE_SPEEDUP_TARGET}: {'met' if gain >= ENGINE_SPEEDUP_TARGET else 'NOT met'})"
+            f"; chosen step {to_limit:.2f}x the sgemm limit (target <= {STEP_LIMIT_TARGET}: "
+            f"{'met' if to_limit <= STEP_LIMIT_TARGET else 'NOT met'}); {_load_average()}"
         )
         out.append({"point": label, "rates": rates, "per_hour": per_hour})
     return out

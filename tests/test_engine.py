@@ -3,6 +3,7 @@
 Chapter "Training the Elman RNN", section ``sec-tr-engine``.
 """
 
+import os
 import warnings
 
 import pytest
@@ -91,9 +92,45 @@ def test_step_rates_reports_both_engines_against_the_limit():
     from emt.bench import step_rates
 
     r = step_rates(TrainConfig(s=4, kappa=2, hidden=16), reps=3)
-    assert set(r) == {"sgemm_gflops", "limit_ms", "recurrence_ms", "rnn", "bptt"}
-    assert r["sgemm_gflops"] > 0 and r["limit_ms"] > 0
+    assert set(r) == {
+        "sgemm_gflops", "sgemm_us", "limit_ms", "recurrence_ms", "tanh_ms", "time_steps", "rnn", "bptt"
+    }  # fmt: skip
+    assert r["sgemm_gflops"] > 0 and r["limit_ms"] > 0 and r["tanh_ms"] > 0
     for engine in ("rnn", "bptt"):
         # no step can beat the arithmetic of its W_hh products at the measured sgemm rate
         assert r[engine]["ms"] > 0.5 * r["limit_ms"]
     assert r["recurrence_ms"] < 2 * r["bptt"]["ms"]
+
+
+def _weights_digest(keep: bool) -> str:
+    """Digest of a short training run's weights, in a process with freed memory kept or not."""
+    import subprocess
+    import sys
+
+    code = (
+        "import hashlib, warnings; from emt.rnn import TrainConfig, train; "
+        "warnings.simplefilter('ignore'); "
+        "t = train(TrainConfig.preset('standard', s=4, kappa=2, hidden=16, max_steps=200, "
+        "seed=1), progress=False); w = t.weights(); "
+        "print(hashlib.sha1(b''.join(w[k].tobytes() for k in sorted(w))).hexdigest())"
+    )
+    env = {**os.environ, "EMT_KEEP_FREED_MEMORY": "1" if keep else "0"}
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    return done.stdout.strip()
+
+
+def test_keeping_freed_memory_changes_no_weight():
+    assert _weights_digest(True) == _weights_digest(False)
+
+
+def test_paths_are_timed_in_processes_of_their_own():
+    from emt import _malloc
+    from emt.bench import _in_process
+
+    glibc = _malloc.keep_freed_memory()  # this process: True wherever mallopt exists
+    tiny = {"s": 4, "kappa": 2, "hidden": 16}
+    for keep in (False, True):
+        r = _in_process("path_step_rates", keep, preset="book", fields=tiny, engine="bptt", reps=3)
+        assert r["kept_memory"] is (keep and glibc)
+        assert r["bptt"]["ms"] > 0.5 * r["limit_ms"]
