@@ -1,6 +1,6 @@
 """Keeping freed memory in the process, so that training does not page-fault every step.
 
-Chapter "Training details" (book/appendix_training.md), section ``sec-tr-engine``.
+Chapter "Appendix: training details" (book/appendix_training.md), section ``sec-tr-engine``.
 
 A training step of the book's point allocates and frees a few arrays of (time x batch x N_h)
 floats (2.4 MB at s = 16, N_h = 128). glibc's ``malloc`` serves blocks that large with ``mmap``
@@ -34,7 +34,7 @@ _state: bool | None = None
 def keep_freed_memory() -> bool:
     """Set glibc's malloc to keep freed blocks for reuse (once per process); True if it is set.
 
-    Chapter "Training details", section ``sec-tr-engine`` (module :mod:`emt._malloc`). False
+    Chapter "Appendix: training details", section ``sec-tr-engine`` (module :mod:`emt._malloc`). False
     where ``$EMT_KEEP_FREED_MEMORY`` is ``0`` or the C library has no ``mallopt``.
     """
     global _state

@@ -10,14 +10,14 @@ the sequence and bit accuracy over 3 output periods and the bit accuracy over 20
 meets the criterion: it walks down a list of sizes (default 128 112 96 88 80; the theory's floor
 is s*kappa = 80) and trains each size for the given seeds until a size fails. It takes long.
 
-``python -m emt.bench --throughput`` compares training paths (chapter "Training details",
-section ``sec-tr-engine``): at s=16 (book's recipe) and at s=8 (standard recipe) it times one
-training step of each path of :data:`THROUGHPUT_PATHS` (``nn.RNN`` or the hand-written BPTT,
-with glibc's malloc defaults or with freed memory kept, :mod:`emt._malloc`), each in a process
-of its own, against the single-core sgemm limit of the step's shape, prints what stands in the
-way of the chosen path, then sweeps ``--throughput-networks`` fresh seeds (default 4) with 2
-workers for today's path and the chosen one and prints the networks per hour of each
-(:func:`engine_throughput`).
+``python -m emt.bench --throughput`` compares training paths (chapter "Appendix: training
+details", section ``sec-tr-engine``): at s=16 (book's recipe) and at s=8 (standard recipe) it
+times one training step of each path of :data:`THROUGHPUT_PATHS` (``nn.RNN`` or the
+hand-written BPTT, with glibc's malloc defaults or with freed memory kept,
+:mod:`emt._malloc`), each in a process of its own, against the single-core sgemm limit of the
+step's shape, prints what stands in the way of the chosen path, then sweeps
+``--throughput-networks`` fresh seeds (default 4) with 2 workers for today's path and the
+chosen one and prints the networks per hour of each (:func:`engine_throughput`).
 
 ``python -m emt.bench --workers`` measures the sweep engine (chapter "How general is the
 circuit?"): it runs :func:`emt.sweep.run_sweep` on the book's point (s=16, kappa=5, 128 hidden
@@ -379,7 +379,7 @@ def path_step_rates(preset: str, fields: dict, engine: str, reps: int = 60) -> d
 def engine_throughput(n_networks: int = 4, workers: int = 2, say: Say = _silent) -> list[dict]:
     """Today's training path beside the chosen one, in one run (:data:`THROUGHPUT_PATHS`).
 
-    Chapter "Training details", section ``sec-tr-engine``. For each point of
+    Chapter "Appendix: training details", section ``sec-tr-engine``. For each point of
     :data:`THROUGHPUT_POINTS`: the one-network step of each path against the sgemm limit
     (:func:`step_rates`, each path in a process of its own), what stands in the way of the
     chosen one (its time loops, the tanh of every time step, the rest), then the networks per

@@ -16,7 +16,7 @@ from pathlib import Path
 import torch
 
 from emt import _io
-from emt.rnn.config import FORMAT_VERSION, TrainConfig
+from emt.rnn.config import FORMAT_VERSION, TrainConfig, stored_mismatch
 from emt.rnn.model import ElmanRNN
 from emt.rnn.train import _HISTORY_KEYS, _VAL_KEYS, Trained, checkpoint_interval, train
 
@@ -70,22 +70,11 @@ def _load(path: Path, config: TrainConfig) -> Trained | None:
     except _io.UnreadableFile as exc:  # truncated, corrupt, not a torch file, foreign objects
         reject(f"cannot be read ({exc})")
         return None
-    if (
-        not isinstance(payload, dict)
-        or not {"format", "key", "config", "state", "history", "meta"} <= payload.keys()
-    ):
-        reject("is not an emt.rnn checkpoint (missing fields)")
-        return None
-    if payload["format"] != FORMAT_VERSION:
-        reject(f"has format {payload['format']!r}, expected {FORMAT_VERSION}")
-        return None
-    if payload["key"] != config.key() or payload["config"] != json.dumps(
-        config.as_dict(), sort_keys=True
-    ):
-        reject(
-            f"belongs to another configuration (stored {payload['config']}, key {payload['key']!r}; "
-            f"wanted key {config.key()!r})"
-        )
+    why = stored_mismatch(
+        payload, config, {"format", "key", "config", "state", "history", "meta"}, "checkpoint"
+    )
+    if why is not None:
+        reject(why)
         return None
     state, history, meta = payload["state"], payload["history"], payload["meta"]
     reference = ElmanRNN(config.kappa, config.hidden, bias=config.bias, seed=0).state_dict()

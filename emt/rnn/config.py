@@ -411,3 +411,25 @@ def task_batch(
             raise ValueError(f"compose_copy needs kappa == s, got s={s}, kappa={kappa}")
         return linear_task_batch(compose_copy(s), batch, n_out, rng, encoding)
     raise ValueError(f"task must be one of {_TASKS}, got {task!r}")
+
+
+def stored_mismatch(payload, config: TrainConfig, fields: set[str], kind: str) -> str | None:
+    """Why a payload loaded from disk is not a ``kind`` of ``config``; None if it is one.
+
+    Shared by the cache (:func:`emt.rnn.cache._load`, ``kind`` "checkpoint") and resumable
+    training (:func:`emt.rnn.train.load_partial`, "partial checkpoint"): the payload must be a
+    dict with ``fields``, of this :data:`FORMAT_VERSION`, and of ``config`` exactly (its key
+    and its full dictionary).
+    """
+    if not isinstance(payload, dict) or not fields <= payload.keys():
+        return f"is not an emt.rnn {kind} (missing fields)"
+    if payload["format"] != FORMAT_VERSION:
+        return f"has format {payload['format']!r}, expected {FORMAT_VERSION}"
+    if payload["key"] != config.key() or payload["config"] != json.dumps(
+        config.as_dict(), sort_keys=True
+    ):
+        return (
+            f"belongs to another configuration (stored key {payload['key']!r}, wanted "
+            f"{config.key()!r})"
+        )
+    return None

@@ -18,7 +18,13 @@ import torch
 
 from emt import _io, _numerics
 from emt._malloc import keep_freed_memory
-from emt.rnn.config import FORMAT_VERSION, CriterionWarning, TrainConfig, task_batch
+from emt.rnn.config import (
+    FORMAT_VERSION,
+    CriterionWarning,
+    TrainConfig,
+    stored_mismatch,
+    task_batch,
+)
 from emt.rnn.model import ElmanRNN
 
 _HISTORY_KEYS = ("step", "loss", "accuracy", "bit_accuracy", "stage", "n_out", "wall")
@@ -162,30 +168,12 @@ def load_partial(path: str | Path, config: TrainConfig) -> dict | None:
             stacklevel=2,
         )
         return None
-    wanted = {
-        "format",
-        "key",
-        "config",
-        "step",
-        "stage",
-        "in_stage",
-        "wall",
-        "state",
-        "optimizer",
-        "data_rng",
-        "history",
-    }
-    if not isinstance(payload, dict) or not wanted <= payload.keys():
-        why = "is not an emt.rnn partial checkpoint (missing fields)"
-    elif payload["format"] != FORMAT_VERSION:
-        why = f"has format {payload['format']!r}, expected {FORMAT_VERSION}"
-    elif payload["key"] != config.key() or payload["config"] != json.dumps(
-        config.as_dict(), sort_keys=True
-    ):
-        why = f"belongs to another configuration (key {payload['key']!r}, wanted {config.key()!r})"
-    elif not 0 < payload["step"] <= config.max_steps:
+    fields = {"format", "key", "config", "step", "stage", "in_stage", "wall", "state"}
+    fields |= {"optimizer", "data_rng", "history"}
+    why = stored_mismatch(payload, config, fields, "partial checkpoint")
+    if why is None and not 0 < payload["step"] <= config.max_steps:
         why = f"stopped at step {payload['step']}, outside 1..max_steps={config.max_steps}"
-    else:
+    if why is None:
         return payload
     warnings.warn(
         f"emt.rnn: partial checkpoint {path} {why}; training starts from step 0",
