@@ -315,7 +315,7 @@ GRID_RECIPES = (
 
 
 def grid_table(results, readings):
-    """One row per network of the grid: its configuration, steps, solved, and its reading.
+    """One row per network of the grid: its configuration, steps, solved, accuracy, reading.
 
     Chapter "The circuit forming", section ``sec-fo-grid``. ``results``: the sweep's table
     (path or DataFrame); ``readings``: :func:`read_sweep`'s table (path or DataFrame). Raises
@@ -333,6 +333,7 @@ def grid_table(results, readings):
     )
     cols = ["config_hash", "point_name", "s", "kappa", "hidden", "seed", "init", "solved",
             "steps", "max_steps", "eval_sequence_accuracy"]  # fmt: skip
+    cols += [c for c in ("eval_bit_accuracy", "n_eig_ge1") if c in res]  # where the sweep has them
     df = res[cols].merge(rd, on="config_hash", how="left", validate="one_to_one")
     missing = df["verdict"].isna()
     if missing.any():

@@ -165,6 +165,36 @@ def test_grid_trends_plots_each_recipe_and_marks_censored_medians():
     plt.close(fig)
 
 
+def test_survival_curves_one_panel_per_size_two_a_row_from_four():
+    pd = pytest.importorskip("pandas")
+    pytest.importorskip("matplotlib")
+    import matplotlib.pyplot as plt
+
+    from emt.plotting import formation as plots
+
+    def table(sizes):
+        return pd.DataFrame(
+            [
+                {"s": s, "point_name": name, "steps": steps, "solved": steps < 1000,
+                 "max_steps": 1000}
+                for s in sizes
+                for name in ("a", "b")
+                for steps in (200, 400, 1000)
+            ]
+        )  # fmt: skip
+
+    fig = plots.survival_curves(table([4, 8, 12]), ["a", "b"])
+    assert [ax.get_title() for ax in fig.axes] == ["s = 4", "s = 8", "s = 12"]
+    assert len({ax.get_position().y0 for ax in fig.axes}) == 1  # one row
+    plt.close(fig)
+    fig = plots.survival_curves(table([4, 8, 12, 16, 24]), ["a", "b"])
+    shown = [ax for ax in fig.axes if ax.get_visible()]
+    assert [ax.get_title() for ax in shown] == ["s = 4", "s = 8", "s = 12", "s = 16", "s = 24"]
+    assert len(fig.axes) == 6 and len({round(ax.get_position().y0, 3) for ax in shown}) == 3
+    assert all(len(ax.lines) == 4 for ax in shown)  # two curves, each with its censoring tick
+    plt.close(fig)
+
+
 def test_load_grid_tables_checks_each_table_against_its_grid(tmp_path):
     pytest.importorskip("pandas")
     from pathlib import Path

@@ -105,11 +105,15 @@ def survival_curves(df, recipes, title_fmt: str = "s = {s}"):
 
     use_style()
     sizes = sorted(df["s"].unique())
-    fig, axes = plt.subplots(1, len(sizes), figsize=(3.4 * len(sizes), 3.6), squeeze=False,
-                             sharey=True)  # fmt: skip
+    cols = len(sizes) if len(sizes) <= 3 else 2  # four or more sizes: two panels a row
+    rows = -(-len(sizes) // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(3.4 * max(cols, 3), 3.6 * rows),
+                             squeeze=False, sharey=True)  # fmt: skip
+    for ax in axes.flat[len(sizes) :]:
+        ax.set_visible(False)
     colours = [THEORY, MEASURED, ACCENT, "0.45"]
     styles = ["-", "--", "-", "--"]
-    for ax, s in zip(axes[0], sizes):
+    for ax, s in zip(axes.flat, sizes):
         for i, name in enumerate(recipes):
             g = df[(df["s"] == s) & (df["point_name"] == name)]
             if g.empty:
@@ -129,7 +133,8 @@ def survival_curves(df, recipes, title_fmt: str = "s = {s}"):
         ax.set_ylim(-0.03, 1.03)
         ax.legend(fontsize=6.5, loc="upper center", bbox_to_anchor=(0.5, -0.28), ncol=2,
                   frameon=False)  # fmt: skip
-    axes[0, 0].set_ylabel("fraction not yet solved")
+    for ax in axes[:, 0]:
+        ax.set_ylabel("fraction not yet solved")
     fig.tight_layout()
     return fig
 
