@@ -376,12 +376,15 @@ def path_step_rates(preset: str, fields: dict, engine: str, reps: int = 60) -> d
     return out
 
 
-def engine_throughput(n_networks: int = 4, workers: int = 2, say: Say = _silent) -> list[dict]:
+def engine_throughput(
+    n_networks: int = 4, workers: int = 2, say: Say = _silent, rounds: int = 3
+) -> list[dict]:
     """Today's training path beside the chosen one, in one run (:data:`THROUGHPUT_PATHS`).
 
     Chapter "Appendix: training details", section ``sec-tr-engine``. For each point of
     :data:`THROUGHPUT_POINTS`: the one-network step of each path against the sgemm limit
-    (:func:`step_rates`, each path in a process of its own), what stands in the way of the
+    (:func:`step_rates`, each path in a process of its own, ``rounds`` times interleaved; the
+    round of median step time is reported, with the range over rounds), what stands in the way of the
     chosen one (its time loops, the tanh of every time step, the rest), then the networks per
     hour of a sweep of ``n_networks`` seeds with ``workers`` workers for today's path and the
     chosen one (:func:`sweep_throughput`). The engines round differently, so the same seed may
@@ -391,10 +394,18 @@ def engine_throughput(n_networks: int = 4, workers: int = 2, say: Say = _silent)
     out = []
     for label, preset, fields in THROUGHPUT_POINTS:
         config = TrainConfig.preset(preset, **fields)
-        rates = {
-            name: _in_process("path_step_rates", keep, preset=preset, fields=fields, engine=engine)
-            for name, engine, keep in THROUGHPUT_PATHS
-        }
+        runs = {name: [] for name, _, _ in THROUGHPUT_PATHS}
+        for _ in range(rounds):  # paths interleaved, so a slow spell of the machine hits all
+            for name, engine, keep in THROUGHPUT_PATHS:
+                runs[name].append(
+                    _in_process("path_step_rates", keep, preset=preset, fields=fields,
+                                engine=engine)
+                )  # fmt: skip
+        rates, spread = {}, {}
+        for name, engine, _ in THROUGHPUT_PATHS:  # per path, the round of median step time
+            ordered = sorted(runs[name], key=lambda r: r[engine]["ms"])
+            rates[name] = ordered[len(ordered) // 2]
+            spread[name] = (ordered[0][engine]["ms"], ordered[-1][engine]["ms"])
         today, chosen = rates[THROUGHPUT_PATHS[0][0]], rates[THROUGHPUT_PATHS[-1][0]]
         limit = chosen["limit_ms"]
         say(
@@ -406,7 +417,8 @@ def engine_throughput(n_networks: int = 4, workers: int = 2, say: Say = _silent)
             r = rates[name][engine]
             say(
                 f"  {name:<26}: {r['ms']:.2f} ms per step = {r['gflops']:.1f} GFLOP/s of W_hh "
-                f"work, {r['ms'] / limit:.2f}x the limit"
+                f"work, {r['ms'] / limit:.2f}x the limit (rounds {spread[name][0]:.2f}-"
+                f"{spread[name][1]:.2f} ms)"
                 + ("" if rates[name]["kept_memory"] == keep else " (memory setting NOT applied)")
             )
         step_ms = chosen["bptt"]["ms"]
