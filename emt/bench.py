@@ -376,6 +376,25 @@ def path_step_rates(preset: str, fields: dict, engine: str, reps: int = 60) -> d
     return out
 
 
+def train_digest(preset: str, fields: dict) -> dict:
+    """Train ``TrainConfig.preset(preset, **fields)`` without the cache; a digest of its weights.
+
+    Chapter "Appendix: training details", section ``sec-tr-engine``. Returns ``{"digest"``: the
+    SHA-1 of the weights' bytes, ``"kept_memory"``: whether :func:`emt._malloc.keep_freed_memory`
+    took effect in this process``}``; run it with :func:`_in_process` to compare the two
+    memory settings.
+    """
+    import hashlib
+
+    from emt._malloc import keep_freed_memory
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", CriterionWarning)
+        w = train(TrainConfig.preset(preset, **fields), progress=False).weights()
+    digest = hashlib.sha1(b"".join(w[k].tobytes() for k in sorted(w))).hexdigest()
+    return {"digest": digest, "kept_memory": keep_freed_memory()}
+
+
 def engine_throughput(
     n_networks: int = 4, workers: int = 2, say: Say = _silent, rounds: int = 3
 ) -> list[dict]:

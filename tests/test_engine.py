@@ -3,7 +3,6 @@
 Chapter "Training the Elman RNN", section ``sec-tr-engine``.
 """
 
-import os
 import warnings
 
 import pytest
@@ -102,26 +101,17 @@ def test_step_rates_reports_both_engines_against_the_limit():
     assert r["recurrence_ms"] < 2 * r["bptt"]["ms"]
 
 
-def _weights_digest(keep: bool) -> str:
-    """Digest of a short training run's weights, in a process with freed memory kept or not."""
-    import subprocess
-    import sys
-
-    code = (
-        "import hashlib, warnings; from emt.rnn import TrainConfig, train; "
-        "warnings.simplefilter('ignore'); "
-        "t = train(TrainConfig.preset('standard', s=4, kappa=2, hidden=16, max_steps=200, "
-        "seed=1), progress=False); w = t.weights(); "
-        "print(hashlib.sha1(b''.join(w[k].tobytes() for k in sorted(w))).hexdigest())"
-    )
-    env = {**os.environ, "EMT_KEEP_FREED_MEMORY": "1" if keep else "0"}
-    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
-    assert done.returncode == 0, done.stderr
-    return done.stdout.strip()
-
-
 def test_keeping_freed_memory_changes_no_weight():
-    assert _weights_digest(True) == _weights_digest(False)
+    from emt import _malloc
+    from emt.bench import _in_process
+
+    fields = {"s": 4, "kappa": 2, "hidden": 16, "max_steps": 200, "seed": 1}
+    kept, default = (
+        _in_process("train_digest", keep, preset="standard", fields=fields)
+        for keep in (True, False)
+    )
+    assert kept["kept_memory"] is _malloc.keep_freed_memory() and not default["kept_memory"]
+    assert kept["digest"] == default["digest"]
 
 
 def test_paths_are_timed_in_processes_of_their_own():
