@@ -345,8 +345,10 @@ THROUGHPUT_PATHS = (
 )
 
 
-def _in_process(function: str, keep: bool, **kwargs):
+def in_fresh_process(function: str, keep: bool, **kwargs):
     """``emt.bench.<function>(**kwargs)`` in a fresh Python process; its JSON result.
+
+    Chapter "Appendix: training details", section ``sec-tr-engine``.
 
     ``EMT_KEEP_FREED_MEMORY`` is set for that process (and so for its sweep's workers): glibc
     reads its malloc settings per process, so the paths are compared in processes of their own.
@@ -381,7 +383,7 @@ def train_digest(preset: str, fields: dict) -> dict:
 
     Chapter "Appendix: training details", section ``sec-tr-engine``. Returns ``{"digest"``: the
     SHA-1 of the weights' bytes, ``"kept_memory"``: whether :func:`emt._malloc.keep_freed_memory`
-    took effect in this process``}``; run it with :func:`_in_process` to compare the two
+    took effect in this process``}``; run it with :func:`in_fresh_process` to compare the two
     memory settings.
     """
     import hashlib
@@ -417,7 +419,7 @@ def engine_throughput(
         for _ in range(rounds):  # paths interleaved, so a slow spell of the machine hits all
             for name, engine, keep in THROUGHPUT_PATHS:
                 runs[name].append(
-                    _in_process("path_step_rates", keep, preset=preset, fields=fields,
+                    in_fresh_process("path_step_rates", keep, preset=preset, fields=fields,
                                 engine=engine)
                 )  # fmt: skip
         rates, spread = {}, {}
@@ -454,7 +456,7 @@ def engine_throughput(
         )
         per_hour = {}
         for name, engine, keep in (THROUGHPUT_PATHS[0], THROUGHPUT_PATHS[-1]):
-            rows = _in_process(
+            rows = in_fresh_process(
                 "sweep_throughput", keep, n_networks=n_networks, workers=[workers],
                 point={**fields, "engine": engine}, preset=preset,
             )  # fmt: skip

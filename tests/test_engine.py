@@ -103,11 +103,11 @@ def test_step_rates_reports_both_engines_against_the_limit():
 
 def test_keeping_freed_memory_changes_no_weight():
     from emt import _malloc
-    from emt.bench import _in_process
+    from emt.bench import in_fresh_process
 
     fields = {"s": 4, "kappa": 2, "hidden": 16, "max_steps": 200, "seed": 1}
     kept, default = (
-        _in_process("train_digest", keep, preset="standard", fields=fields)
+        in_fresh_process("train_digest", keep, preset="standard", fields=fields)
         for keep in (True, False)
     )
     assert kept["kept_memory"] is _malloc.keep_freed_memory() and not default["kept_memory"]
@@ -116,11 +116,13 @@ def test_keeping_freed_memory_changes_no_weight():
 
 def test_paths_are_timed_in_processes_of_their_own():
     from emt import _malloc
-    from emt.bench import _in_process
+    from emt.bench import in_fresh_process
 
     glibc = _malloc.keep_freed_memory()  # this process: True wherever mallopt exists
     tiny = {"s": 4, "kappa": 2, "hidden": 16}
     for keep in (False, True):
-        r = _in_process("path_step_rates", keep, preset="book", fields=tiny, engine="bptt", reps=3)
+        r = in_fresh_process(
+            "path_step_rates", keep, preset="book", fields=tiny, engine="bptt", reps=3
+        )
         assert r["kept_memory"] is (keep and glibc)
         assert r["bptt"]["ms"] > 0.5 * r["limit_ms"]
