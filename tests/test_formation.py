@@ -215,3 +215,19 @@ def test_load_grid_tables_checks_each_table_against_its_grid(tmp_path):
     edited.write_text(part[0].read_text() + "\n# an edit\n")
     with pytest.raises(ValueError, match="another version"):
         formation.load_grid_tables([(edited, part[1], part[2])])
+
+
+@pytest.mark.parametrize("name, s", [("standard_start_s12", 12), ("standard_start_s16", 16)])
+def test_each_committed_grid_table_is_whole(name, s):
+    """Every committed grid table holds its grid's networks, five seeds a cell, each read."""
+    pytest.importorskip("pandas")
+    from pathlib import Path
+
+    data = Path(__file__).resolve().parents[1] / "book" / "data"
+    grid = formation.load_grid_tables(
+        [(data / "grids" / f"{name}.toml", data / f"{name}.csv", data / f"{name}_read.csv")]
+    )
+    cells = grid.groupby(["kappa", "hidden", "point_name"]).size()
+    assert len(grid) == 80 and set(grid["s"]) == {s}
+    assert len(cells) == 16 and (cells == 5).all()
+    assert set(grid["verdict"]) <= {"found", "partly", "none"}
