@@ -362,8 +362,10 @@ def in_fresh_process(function: str, keep: bool, **kwargs):
     env = {**os.environ, "EMT_KEEP_FREED_MEMORY": "1" if keep else "0"}
     done = subprocess.run(
         [sys.executable, "-c", code, function, json.dumps(kwargs)],
-        env=env, capture_output=True, text=True, check=True,
+        env=env, capture_output=True, text=True,
     )  # fmt: skip
+    if done.returncode != 0:
+        raise RuntimeError(f"emt.bench.{function} failed in its process: {done.stderr[-2000:]}")
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 

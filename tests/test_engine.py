@@ -126,3 +126,10 @@ def test_paths_are_timed_in_processes_of_their_own():
         )
         assert r["kept_memory"] is (keep and glibc)
         assert r["bptt"]["ms"] > 0.5 * r["limit_ms"]
+
+
+def test_a_failing_fresh_process_says_why():
+    from emt.bench import in_fresh_process
+
+    with pytest.raises(RuntimeError, match="train_digest failed in its process"):
+        in_fresh_process("train_digest", True, preset="no such preset", fields={})
