@@ -415,3 +415,46 @@ def test_bad_report_arguments(small):
         vm.memory(0)
     with pytest.raises(ValueError, match="last axis"):
         vm.contents(np.zeros(5))
+
+
+# ------------------------------------------------------------------ when gesdd does not converge
+
+
+def test_svd_retries_with_gesvd_where_gesdd_fails(rng, monkeypatch):
+    """numpy's gesdd can fail on a finite rank-deficient matrix; the retry's SVD is exact."""
+    from emt.analysis import memories
+
+    a = rng.standard_normal((200, 12)) @ rng.standard_normal((12, 30))  # rank 12
+    calls = []
+
+    def failing(*args, **kwargs):
+        calls.append(args[0].shape)
+        raise np.linalg.LinAlgError("SVD did not converge")
+
+    monkeypatch.setattr(memories.np.linalg, "svd", failing)
+    u, sv, vt = memories.svd(a, full_matrices=False)
+    assert calls == [(200, 30)]
+    np.testing.assert_allclose((u * sv) @ vt, a, atol=1e-10 * np.abs(a).max())
+    np.testing.assert_allclose(u.T @ u, np.eye(30), atol=1e-12)
+    assert np.count_nonzero(sv > 1e-10 * sv[0]) == 12
+
+
+def test_variable_memories_survive_a_failing_gesdd(rng, monkeypatch):
+    """Algorithm 1 with hidden states gives the same basis when every gesdd call fails."""
+    from emt.analysis import memories
+
+    n_h, s, kappa = 20, 4, 3
+    _, phi, w_hh, w_uh, w_r = exact_circuit(rng, n_h, s, kappa)
+    hs = rng.standard_normal((300, n_h))
+    want = A.variable_memories(w_hh, w_uh, w_r, s, alpha=0.5, hidden_states=hs)
+
+    def failing(*args, **kwargs):
+        raise np.linalg.LinAlgError("SVD did not converge")
+
+    monkeypatch.setattr(memories.np.linalg, "svd", failing)
+    got = A.variable_memories(w_hh, w_uh, w_r, s, alpha=0.5, hidden_states=hs)
+    assert got.n_pca == want.n_pca == n_h - s * kappa
+    np.testing.assert_allclose(A.block_report(got, phi)["block_error"], 0, atol=1e-9)
+    # the same span of the PCA directions (the signs of singular vectors may differ)
+    p_got, p_want = got.basis[:, s * kappa :], want.basis[:, s * kappa :]
+    np.testing.assert_allclose(p_got @ p_got.T, p_want @ p_want.T, atol=1e-9)
