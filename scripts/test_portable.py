@@ -43,7 +43,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from emt._numerics import PINNED_BRANCH, cpu_flags
+from emt._numerics import PINNED_BRANCH, cpu_flags, is_intel
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -112,11 +112,7 @@ def other_mkl_branch() -> tuple[str | None, str]:
     flags = cpu_flags()
     if not {"avx2", "fma"} <= flags:
         return None, "this CPU has no AVX2: emt does not pin MKL here, and the leg is skipped"
-    try:
-        intel = "GenuineIntel" in Path("/proc/cpuinfo").read_text()
-    except OSError:
-        intel = True
-    if not intel:  # measured on an AMD EPYC: MKL_CBWR=AVX512 gave the AVX2 path's bits
+    if not is_intel():  # measured on an AMD EPYC: MKL_CBWR=AVX512 gave the AVX2 path's bits
         return "COMPATIBLE", "not an Intel CPU, where MKL keeps AVX2 for AVX512; its SSE path"
     if {"avx512f", "avx512bw", "avx512vl", "avx512dq"} <= flags:
         return "AVX512", "the path MKL takes by itself on this CPU"
